@@ -1,0 +1,418 @@
+"""The ``upsight`` command line: status, run, events, history, energy, devices, config.
+
+Imports are deferred to the command that needs them so that ``upsight status``
+starts quickly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from upsight.agent.api.client import ApiClient
+    from upsight.agent.history.store import HistoryStore
+    from upsight.agent.monitor import DeviceState
+    from upsight.agent.paths import AppPaths
+    from upsight.drivers.model import Reading
+
+SIMULATOR_HINT: Final = "Try the simulator: upsight status --device sim://normal"
+FALLBACK_DEVICE: Final = "sim://normal"
+
+
+class CliError(Exception):
+    """A failure to report on one line, with the exit code to use."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _paths() -> AppPaths:
+    from upsight.agent.paths import AppPaths
+
+    return AppPaths.default()
+
+
+def _agent_client() -> ApiClient | None:
+    """A client of the running agent, or None when no agent answers."""
+    from upsight.agent.api.client import ApiClient
+
+    socket = _paths().api_socket
+    if not ApiClient.is_running(socket):
+        return None
+    return ApiClient(socket)
+
+
+def _print_values(values: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(values, indent=2, sort_keys=True))
+    else:
+        for name, value in values.items():
+            print(f"{name}: {value}")
+
+
+def _nut_values(reading: Reading) -> dict[str, Any]:
+    return reading.as_nut()
+
+
+def _json_values(reading: Reading) -> dict[str, Any]:
+    out: dict[str, Any] = dict(reading.values)
+    out["ups.status"] = str(reading.status)
+    return dict(sorted(out.items()))
+
+
+def _stale_message(state: DeviceState, now: float) -> str:
+    last = state.last_reading
+    seen = f"last reading {now - last.at:.0f} s ago" if last else "no reading yet"
+    why = f" ({state.error})" if state.error else ""
+    return f"{state.device}: no current data from {state.spec}: {seen}{why}"
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print one reading like upsc, from a named device or the running agent."""
+    formatter: Callable[[Reading], dict[str, Any]] = _json_values if args.json else _nut_values
+    if args.device:
+        from upsight.drivers import open_device
+        from upsight.drivers.errors import UpsError
+
+        try:
+            with open_device(args.device) as driver:
+                reading = driver.read()
+        except UpsError as exc:
+            raise CliError(f"cannot read {args.device}: {exc}", 2) from None
+        _print_values(formatter(reading), args.json)
+        return 0
+    client = _agent_client()
+    if client is None:
+        raise CliError(f"no running agent and no device given. {SIMULATOR_HINT}")
+    from upsight.agent.codec import state_from_json
+
+    with client:
+        states = [state_from_json(s) for s in client.call("status")["devices"]]
+    now = time.time()
+    readings = [(s.device, s.reading) for s in states if s.reading is not None]
+    for state in states:
+        if state.reading is None:
+            print(_stale_message(state, now), file=sys.stderr)
+    if len(states) == 1 and readings:
+        _print_values(formatter(readings[0][1]), args.json)
+    elif args.json:
+        print(json.dumps({name: formatter(r) for name, r in readings}, indent=2, sort_keys=True))
+    else:
+        for name, reading in readings:
+            print(f"[{name}]")
+            _print_values(formatter(reading), False)
+    return 0 if len(readings) == len(states) else 1
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the agent in the foreground until interrupted, logging events."""
+    import logging
+    import signal
+    import threading
+
+    from upsight.agent import config as config_file
+    from upsight.agent.events import Event, Severity
+    from upsight.agent.service import Agent
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    log = logging.getLogger("upsight")
+    paths = _paths()
+    loaded = config_file.load(paths.config_file)
+    for problem in loaded.problems:
+        log.warning("%s", problem)
+    devices = list(args.device or loaded.config.devices)
+    if not devices:
+        log.warning(
+            "no UPS configured; monitoring the built-in simulated UPS (%s). Name a "
+            "device with --device or agent.devices in %s",
+            FALLBACK_DEVICE,
+            paths.config_file,
+        )
+        devices = [FALLBACK_DEVICE]
+    agent = Agent(paths, loaded.config, devices, serve_api=not args.no_api)
+
+    def log_event(message: object) -> None:
+        if isinstance(message, Event):
+            level = logging.INFO if message.severity is Severity.INFO else logging.WARNING
+            log.log(level, "%s %s: %s", message.device, message.kind.value, message.message)
+
+    agent.subscribe(log_event)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    agent.start()
+    log.info("monitoring %s; history in %s", ", ".join(devices), paths.history_db)
+    try:
+        stop.wait()
+    finally:
+        agent.stop()
+        log.info("stopped")
+    return 0
+
+
+def _history_store() -> HistoryStore:
+    from upsight.agent.history.store import HistoryStore
+
+    db = _paths().history_db
+    if not db.exists():
+        raise CliError(f"no history yet: {db} does not exist (start the agent with upsight run)")
+    return HistoryStore(db)
+
+
+def _time_range(args: argparse.Namespace, default_since: str) -> tuple[float, float]:
+    from upsight.agent.timeparse import parse_when
+
+    now = time.time()
+    try:
+        start = parse_when(args.since or default_since, now)
+        end = parse_when(args.until, now) if args.until else now
+    except ValueError as exc:
+        raise CliError(str(exc), 2) from None
+    return start, end
+
+
+def _format_time(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    """List recorded events, oldest first."""
+    from upsight.agent.codec import event_from_json, event_to_json
+    from upsight.agent.events import EventKind
+
+    start, end = _time_range(args, "3650d")
+    try:
+        kinds = [EventKind(k.upper()) for k in args.kind or ()]
+    except ValueError:
+        names = ", ".join(k.value for k in EventKind)
+        raise CliError(f"unknown event kind; known kinds: {names}", 2) from None
+    params = {
+        "device": args.device,
+        "since": start,
+        "until": end,
+        "kinds": [k.value for k in kinds] or None,
+        "limit": args.limit,
+    }
+    client = _agent_client()
+    if client is not None:
+        with client:
+            events = [event_from_json(e) for e in client.call("events", **params)]
+    else:
+        store = _history_store()
+        try:
+            events = store.events(args.device, start, end, kinds or None, args.limit)
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps([event_to_json(e) for e in events], indent=2))
+        return 0
+    for event in events:
+        print(f"{_format_time(event.at)}  {event.device:<6} {event.kind.value:<17} {event.message}")
+    return 0
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Print a variable's history as min/avg/max per time bucket."""
+    start, end = _time_range(args, "1h")
+    params = {
+        "device": args.device,
+        "var": args.var,
+        "since": start,
+        "until": end,
+        "max_points": args.points,
+    }
+    client = _agent_client()
+    if client is not None:
+        with client:
+            points = client.call("history", **params)
+    else:
+        store = _history_store()
+        try:
+            points = [vars(p) for p in store.series(args.device, args.var, start, end, args.points)]
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps(points, indent=2))
+        return 0
+    print(f"{'time':<19}  {'min':>10} {'avg':>10} {'max':>10}  n")
+    for p in points:
+        print(
+            f"{_format_time(p['t'])}  {p['min']:>10.2f} {p['avg']:>10.2f} {p['max']:>10.2f}"
+            f"  {p['n']}"
+        )
+    return 0
+
+
+def cmd_energy(args: argparse.Namespace) -> int:
+    """Print energy use per day, reported and estimated kept apart."""
+    start, end = _time_range(args, "7d")
+    client = _agent_client()
+    if client is not None:
+        with client:
+            days = client.call("energy", device=args.device, since=start, until=end)
+    else:
+        store = _history_store()
+        try:
+            days = [vars(d) for d in store.energy(args.device, start, end)]
+        finally:
+            store.close()
+    if args.json:
+        print(json.dumps(days, indent=2))
+        return 0
+    for day in days:
+        print(f"{day['day']}  {day['kwh']:8.3f} kWh  ({day['source']})")
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    """List the devices the running agent monitors and the built-in simulators."""
+    from upsight.drivers.simulated.scenarios import SCENARIOS
+    from upsight.drivers.spec import FORMS
+
+    client = _agent_client()
+    if client is not None:
+        with client:
+            for device in client.call("devices"):
+                print(f"{device['name']}: {device['spec']}  (monitored by the running agent)")
+    for name in SCENARIOS:
+        print(f"sim://{name}  (built-in simulated UPS)")
+    print("\nDevice specs this version accepts:")
+    for form in FORMS.values():
+        print(f"  {form}")
+    return 0
+
+
+def _config_value(text: str) -> Any:
+    """A value typed on the command line: TOML syntax when it parses, else plain text."""
+    import tomllib
+
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Show the effective settings, or change one (through the agent when it runs)."""
+    from upsight.agent import config as config_file
+
+    paths = _paths()
+    if args.action == "set":
+        value = _config_value(args.value)
+        client = _agent_client()
+        if client is not None:
+            with client:
+                table = client.call("config.set", key=args.key, value=value)
+        else:
+            loaded = config_file.load(paths.config_file)
+            try:
+                updated = config_file.with_value(loaded.config, args.key, value)
+            except config_file.ConfigError as exc:
+                raise CliError(str(exc), 2) from None
+            config_file.save(paths.config_file, updated)
+            table = config_file.as_table(updated)
+        print(f"{args.key} = {json.dumps(table[args.key])}")
+        return 0
+    loaded = config_file.load(paths.config_file)
+    for problem in loaded.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    print(f"# {paths.config_file}")
+    for key, value in config_file.as_table(loaded.config).items():
+        print(f"{key} = {json.dumps(value)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from upsight.agent import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="upsight", description="Monitor a UPS: status, events, history and protection."
+    )
+    parser.add_argument("--version", action="version", version=f"upsight {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    status = sub.add_parser("status", help="print one reading, like upsc")
+    status.add_argument("--device", metavar="SPEC", help="read this device instead of the agent")
+    status.add_argument("--json", action="store_true", help="print a JSON object")
+    status.set_defaults(func=cmd_status)
+
+    run = sub.add_parser("run", help="run the agent in the foreground")
+    run.add_argument(
+        "--device",
+        metavar="SPEC",
+        action="append",
+        help="monitor this device (repeatable); default: agent.devices",
+    )
+    run.add_argument("--no-api", action="store_true", help="do not serve the local API")
+    run.set_defaults(func=cmd_run)
+
+    events = sub.add_parser("events", help="list recorded events")
+    events.add_argument("--device", metavar="NAME", help="only this device (e.g. ups)")
+    events.add_argument("--since", metavar="WHEN", help="duration (24h, 7d) or ISO date")
+    events.add_argument("--until", metavar="WHEN", help="duration or ISO date; default now")
+    events.add_argument("--kind", action="append", metavar="KIND", help="e.g. ONBATT")
+    events.add_argument("--limit", type=int, default=50, help="newest N events (default 50)")
+    events.add_argument("--json", action="store_true")
+    events.set_defaults(func=cmd_events)
+
+    history = sub.add_parser("history", help="print a variable's history")
+    history.add_argument("--var", default="battery.charge", help="NUT variable name")
+    history.add_argument("--device", metavar="NAME", default="ups")
+    history.add_argument("--since", metavar="WHEN", help="default 1h")
+    history.add_argument("--until", metavar="WHEN")
+    history.add_argument("--points", type=int, default=60, help="at most N rows (default 60)")
+    history.add_argument("--json", action="store_true")
+    history.set_defaults(func=cmd_history)
+
+    energy = sub.add_parser("energy", help="energy use per day in kWh")
+    energy.add_argument("--device", metavar="NAME", default="ups")
+    energy.add_argument("--since", metavar="WHEN", help="default 7d")
+    energy.add_argument("--until", metavar="WHEN")
+    energy.add_argument("--json", action="store_true")
+    energy.set_defaults(func=cmd_energy)
+
+    devices = sub.add_parser("devices", help="list monitored and available devices")
+    devices.set_defaults(func=cmd_devices)
+
+    config = sub.add_parser("config", help="show or change settings")
+    actions = config.add_subparsers(dest="action", metavar="ACTION")
+    actions.add_parser("show", help="print every setting")
+    setter = actions.add_parser("set", help="change one setting")
+    setter.add_argument("key", help="e.g. agent.poll_interval_s")
+    setter.add_argument("value", help="e.g. 2, or '[\"sim://outage\"]'")
+    config.set_defaults(func=cmd_config, action="show")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``upsight`` command."""
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        # The desktop app takes this path once it exists; until then, show the status.
+        args = build_parser().parse_args(["status"])
+    from upsight.agent.api.errors import ApiError
+    from upsight.drivers.errors import UpsError
+
+    try:
+        code: int = args.func(args)
+    except CliError as exc:
+        print(f"upsight: {exc}", file=sys.stderr)
+        return exc.code
+    except (ApiError, UpsError) as exc:
+        print(f"upsight: {exc}", file=sys.stderr)
+        return 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,255 @@
+"""The agent's versioned config file: a table of settings, lenient loading, atomic saves.
+
+A bad value never stops the agent: it is reported with the file, the key and
+the expected form, and the default is used instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+
+from upsight.drivers.errors import DeviceSpecError, UpsError
+from upsight.drivers.spec import parse_spec
+
+log = logging.getLogger(__name__)
+
+CONFIG_VERSION: Final = 1
+
+
+class ConfigError(UpsError):
+    """A setting was given a value it cannot take."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting the agent reads, with its default."""
+
+    devices: tuple[str, ...] = ()
+    poll_interval_s: float = 1.0
+    onbatt_debounce_s: float = 0.0
+    nocomm_warn_s: float = 300.0
+    history_raw_hours: float = 48.0
+    history_minute_days: float = 90.0
+    history_hour_days: float = 1825.0
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One config key: where it lives in the file, which field it fills, what it accepts."""
+
+    key: str
+    field_name: str
+    expected: str
+    convert: Callable[[Any], Any]
+
+
+def _number(low: float, high: float) -> Callable[[Any], float]:
+    def convert(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError
+        number = float(value)
+        if not low <= number <= high:
+            raise ValueError
+        return number
+
+    return convert
+
+
+def _devices(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError
+    for spec in value:
+        parse_spec(spec)
+    return tuple(value)
+
+
+SETTINGS: Final[tuple[Setting, ...]] = (
+    Setting(
+        "agent.devices",
+        "devices",
+        'a list of device specs such as ["sim://normal"]; empty means find one',
+        _devices,
+    ),
+    Setting(
+        "agent.poll_interval_s",
+        "poll_interval_s",
+        "a number of seconds from 0.2 to 60",
+        _number(0.2, 60),
+    ),
+    Setting(
+        "agent.onbatt_debounce_s",
+        "onbatt_debounce_s",
+        "a number of seconds from 0 to 600 (0 reports every mains blip)",
+        _number(0, 600),
+    ),
+    Setting(
+        "agent.nocomm_warn_s",
+        "nocomm_warn_s",
+        "a number of seconds from 10 to 86400",
+        _number(10, 86400),
+    ),
+    Setting(
+        "history.raw_hours", "history_raw_hours", "a number of hours from 1 to 720", _number(1, 720)
+    ),
+    Setting(
+        "history.minute_days",
+        "history_minute_days",
+        "a number of days from 1 to 3650",
+        _number(1, 3650),
+    ),
+    Setting(
+        "history.hour_days",
+        "history_hour_days",
+        "a number of days from 1 to 36500",
+        _number(1, 36500),
+    ),
+)
+_BY_KEY: Final[Mapping[str, Setting]] = {s.key: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """A loaded config and every problem found while loading it."""
+
+    config: Config
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def load(path: Path) -> LoadResult:
+    """Read the config file; a missing file is simply the defaults.
+
+    Never raises for content problems: they come back in ``problems``.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return LoadResult(Config())
+    except OSError as exc:
+        return LoadResult(Config(), (f"{path}: cannot be read ({exc.strerror}); using defaults",))
+    try:
+        table = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return LoadResult(Config(), (f"{path}: not valid TOML ({exc}); using defaults",))
+    problems: list[str] = []
+    version = table.pop("version", None)
+    if version is None:
+        problems.append(f"{path}: no 'version' key; reading it as version {CONFIG_VERSION}")
+    elif version != CONFIG_VERSION:
+        problems.append(
+            f"{path}: version {_describe(version)} is not {CONFIG_VERSION}; "
+            "reading the keys this version knows"
+        )
+    values: dict[str, Any] = {}
+    for key, value in _flatten(table).items():
+        setting = _BY_KEY.get(key)
+        if setting is None:
+            problems.append(f"{path}: unknown key '{key}' ignored")
+            continue
+        try:
+            values[setting.field_name] = setting.convert(value)
+        except (ValueError, DeviceSpecError) as exc:
+            detail = f" ({exc})" if isinstance(exc, DeviceSpecError) else ""
+            problems.append(
+                f"{path}: '{key}' = {_describe(value)} is invalid{detail}; expected "
+                f"{setting.expected}; using the default"
+            )
+    return LoadResult(Config(**values), tuple(problems))
+
+
+def with_value(config: Config, key: str, value: Any) -> Config:
+    """A copy of ``config`` with one setting changed.
+
+    Raises:
+        ConfigError: unknown key or a value the key cannot take, naming the expected form.
+    """
+    setting = _BY_KEY.get(key)
+    if setting is None:
+        known = ", ".join(s.key for s in SETTINGS)
+        raise ConfigError(f"unknown setting '{key}'; known settings: {known}")
+    try:
+        converted = setting.convert(value)
+    except (ValueError, DeviceSpecError) as exc:
+        detail = f" ({exc})" if isinstance(exc, DeviceSpecError) else ""
+        raise ConfigError(
+            f"'{key}' = {_describe(value)} is invalid{detail}; expected {setting.expected}"
+        ) from None
+    return replace(config, **{setting.field_name: converted})
+
+
+def as_table(config: Config) -> dict[str, Any]:
+    """The config as dotted keys and file values, in the order of ``SETTINGS``."""
+    out: dict[str, Any] = {}
+    for setting in SETTINGS:
+        value = getattr(config, setting.field_name)
+        out[setting.key] = list(value) if isinstance(value, tuple) else value
+    return out
+
+
+def _nested(config: Config) -> dict[str, Any]:
+    table: dict[str, Any] = {"version": CONFIG_VERSION}
+    for key, value in as_table(config).items():
+        section, _, name = key.partition(".")
+        table.setdefault(section, {})[name] = value
+    return table
+
+
+def save(path: Path, config: Config) -> None:
+    """Write the config atomically: temporary file, fsync, rename.
+
+    A file that no longer parses is kept beside it as ``<name>.corrupt-<time>``
+    rather than overwritten, so a hand edit gone wrong is never lost.
+    """
+    import tomli_w
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and any("not valid TOML" in p for p in load(path).problems):
+        backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+        os.replace(path, backup)
+        log.warning("kept the unreadable config file as %s", backup)
+    data = tomli_w.dumps(_nested(config)).encode("utf-8")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _fsync_dir(directory: Path) -> None:
+    # The rename is durable only once the directory entry is on disk (POSIX).
+    if os.name != "posix":
+        return
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

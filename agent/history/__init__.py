@@ -1,0 +1,1 @@
+"""Local history: readings downsampled in tiers, events and energy in SQLite."""

@@ -1,0 +1,149 @@
+"""One thread per device: connect, read at the configured interval, reconnect with backoff.
+
+Every failure is contained here: the poller logs it precisely, records it in
+the device state and tries again, so monitoring never stops for good.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from upsight.agent.bus import Message
+from upsight.agent.events import Event
+from upsight.agent.monitor import DeviceMonitor, DeviceState
+from upsight.drivers import Driver, open_device
+from upsight.drivers.clock import Clock
+from upsight.drivers.errors import DeviceSpecError, DriverUnavailable, UpsError
+
+log = logging.getLogger(__name__)
+
+Opener = Callable[[str, Clock], Driver]
+
+# Reconnect delays: quick first retries so an unplugged cable that comes back is
+# picked up within a few seconds, capped so a missing device costs little.
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 4.0
+
+
+class Poller:
+    """Polls one device on its own thread and publishes states and events."""
+
+    def __init__(
+        self,
+        monitor: DeviceMonitor,
+        spec: str,
+        publish: Callable[[Message], None],
+        clock: Clock,
+        opener: Opener = open_device,
+    ) -> None:
+        self.monitor = monitor
+        self._spec = spec
+        self._publish = publish
+        self._clock = clock
+        self._opener = opener
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._driver: Driver | None = None
+        self._backoff_s = BACKOFF_FIRST_S
+        self._last_error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.monitor.state.device
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name=f"upsight-poll-{self.name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+        self._close_driver()
+
+    def tick(self) -> None:
+        """Let time pass for the state machine (staleness, debounce); called by the watchdog."""
+        with self._lock:
+            self._emit(self.monitor.on_tick(), changed=False)
+
+    def state(self) -> DeviceState:
+        """The current snapshot, with staleness applied as of now."""
+        self.tick()
+        with self._lock:
+            return self.monitor.state
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = self._clock.monotonic()
+            ok = self._poll_once()
+            interval = self.monitor.settings.interval_s
+            if ok:
+                self._backoff_s = BACKOFF_FIRST_S
+                wait = interval - (self._clock.monotonic() - started)
+            else:
+                wait = self._backoff_s
+                self._backoff_s = min(self._backoff_s * 2, BACKOFF_MAX_S)
+            self._stop.wait(max(wait, 0.0))
+
+    def _poll_once(self) -> bool:
+        try:
+            if self._driver is None:
+                self._connect()
+            assert self._driver is not None
+            reading = self._driver.read()
+        except (DeviceSpecError, DriverUnavailable) as exc:
+            # Retrying cannot fix a bad spec; keep saying so, at the slowest pace.
+            self._backoff_s = BACKOFF_MAX_S
+            self._fail(str(exc))
+            return False
+        except UpsError as exc:
+            self._fail(f"{type(exc).__name__}: {exc}")
+            return False
+        except Exception as exc:
+            log.exception("%s: driver failed unexpectedly", self.name)
+            self._fail(f"driver failure: {type(exc).__name__}: {exc}")
+            return False
+        with self._lock:
+            self._emit(self.monitor.on_reading(reading), changed=True)
+        if self._last_error is not None:
+            log.info("%s: reading again after: %s", self.name, self._last_error)
+            self._last_error = None
+        return True
+
+    def _connect(self) -> None:
+        driver = self._opener(self._spec, self._clock)
+        self._driver = driver
+        info = driver.info()
+        with self._lock:
+            self.monitor.on_connected(info, driver.commands())
+        log.info("%s: connected to %s (%s)", self.name, self._spec, info.label())
+
+    def _fail(self, message: str) -> None:
+        self._close_driver()
+        if message != self._last_error:
+            log.warning("%s: %s", self.name, message)
+            self._last_error = message
+        with self._lock:
+            self._emit(self.monitor.on_error(message), changed=True)
+
+    def _close_driver(self) -> None:
+        driver, self._driver = self._driver, None
+        if driver is None:
+            return
+        try:
+            driver.close()
+        except Exception:
+            log.exception("%s: closing the driver failed", self.name)
+
+    def _emit(self, events: Sequence[Event], changed: bool) -> None:
+        # Called with the lock held so that states and events leave in order.
+        if changed or events:
+            self._publish(self.monitor.state)
+        for event in events:
+            self._publish(event)

@@ -1,0 +1,162 @@
+"""The Agent: wires devices, pollers, the event bus, history and the local API together.
+
+One Agent serves both run modes: ``upsight run`` (foreground or as a service)
+and, later, the desktop app's in-process personal mode.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from upsight.agent import config as config_file
+from upsight.agent.bus import Bus, Message, Subscriber
+from upsight.agent.config import Config
+from upsight.agent.events import Event
+from upsight.agent.history.recorder import HistoryRecorder
+from upsight.agent.history.store import HistoryStore, Retention
+from upsight.agent.monitor import DeviceMonitor, DeviceState, MonitorSettings
+from upsight.agent.paths import AppPaths
+from upsight.agent.poller import Opener, Poller
+from upsight.drivers import open_device
+from upsight.drivers.clock import SYSTEM_CLOCK, Clock
+
+log = logging.getLogger(__name__)
+
+# How often the watchdog lets time pass for every device (stale detection, debounce).
+WATCHDOG_TICK_S = 0.5
+
+
+def device_names(count: int) -> list[str]:
+    """Short NUT-style names: ``ups``, then ``ups2``, ``ups3`` ..."""
+    return ["ups" if i == 0 else f"ups{i + 1}" for i in range(count)]
+
+
+def monitor_settings(config: Config) -> MonitorSettings:
+    return MonitorSettings(
+        interval_s=config.poll_interval_s,
+        onbatt_debounce_s=config.onbatt_debounce_s,
+        nocomm_after_s=config.nocomm_warn_s,
+    )
+
+
+def retention(config: Config) -> Retention:
+    return Retention(
+        raw_s=config.history_raw_hours * 3600,
+        minute_s=config.history_minute_days * 86400,
+        hour_s=config.history_hour_days * 86400,
+    )
+
+
+class Agent:
+    """Monitors a list of devices until stopped."""
+
+    def __init__(
+        self,
+        paths: AppPaths,
+        config: Config,
+        devices: Sequence[str],
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        opener: Opener = open_device,
+        serve_api: bool = True,
+    ) -> None:
+        if not devices:
+            raise ValueError("the agent needs at least one device spec")
+        self.paths = paths
+        self._config = config
+        self._clock = clock
+        self._opener = opener
+        self._serve_api = serve_api
+        self.bus = Bus()
+        self.history = HistoryStore(paths.history_db, retention(config), clock)
+        self._recorder = HistoryRecorder(self.history)
+        self._pollers = [
+            self._make_poller(name, spec)
+            for name, spec in zip(device_names(len(devices)), devices, strict=True)
+        ]
+        self._last_recorded: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._watchdog: threading.Thread | None = None
+        self._api: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def config(self) -> Config:
+        return self._config
+
+    def _make_poller(self, name: str, spec: str) -> Poller:
+        monitor = DeviceMonitor(name, spec, monitor_settings(self._config), self._clock)
+        return Poller(monitor, spec, self.bus.publish, self._clock, self._opener)
+
+    def start(self) -> None:
+        """Start every thread; returns at once."""
+        self.bus.subscribe(self._record)
+        self.bus.start()
+        self._recorder.start()
+        for poller in self._pollers:
+            poller.start()
+        self._watchdog = threading.Thread(target=self._watch, name="upsight-watchdog", daemon=True)
+        self._watchdog.start()
+        if self._serve_api:
+            from upsight.agent.api.routes import start_api
+
+            self._api = start_api(self)
+
+    def stop(self) -> None:
+        """Stop polling, deliver what is queued, close history; safe to call twice."""
+        self._stop.set()
+        if self._api is not None:
+            self._api.stop()
+            self._api = None
+        for poller in self._pollers:
+            poller.stop()
+        if self._watchdog is not None:
+            self._watchdog.join(5.0)
+            self._watchdog = None
+        self.bus.stop()
+        self._recorder.stop()
+
+    def states(self) -> list[DeviceState]:
+        """A snapshot of every device, staleness applied as of now."""
+        return [poller.state() for poller in self._pollers]
+
+    def subscribe(self, callback: Subscriber) -> Callable[[], None]:
+        """Receive every later device state and event (on the bus thread)."""
+        return self.bus.subscribe(callback)
+
+    def set_setting(self, key: str, value: Any) -> Config:
+        """Validate, save and apply one setting.
+
+        Polling and event settings apply at once; history retention and the
+        device list apply at the next start.
+
+        Raises:
+            ConfigError: the key is unknown or the value invalid.
+        """
+        with self._lock:
+            updated = config_file.with_value(self._config, key, value)
+            config_file.save(self.paths.config_file, updated)
+            self._config = updated
+            settings = monitor_settings(updated)
+            for poller in self._pollers:
+                poller.monitor.settings = settings
+        log.info("setting %s changed", key)
+        return updated
+
+    def _watch(self) -> None:
+        while not self._stop.wait(WATCHDOG_TICK_S):
+            for poller in self._pollers:
+                poller.tick()
+
+    def _record(self, message: Message) -> None:
+        if isinstance(message, Event):
+            self._recorder.submit_event(message)
+            return
+        reading = message.reading
+        if reading is None or self._last_recorded.get(message.device) == reading.at:
+            return
+        self._last_recorded[message.device] = reading.at
+        self._recorder.submit_reading(message.device, reading)

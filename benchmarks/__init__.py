@@ -1,0 +1,1 @@
+"""Benchmarks that print measured numbers; not part of the test run."""

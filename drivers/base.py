@@ -1,0 +1,59 @@
+"""The driver contract: what every device driver offers the agent."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from upsight.drivers.errors import UnsupportedCommand
+from upsight.drivers.model import Reading, UpsInfo
+
+
+class Driver(Protocol):
+    """A connected device.
+
+    Drivers are blocking, used from one thread at a time, and never block longer
+    than about a second per call so that a poller can stop promptly. Every
+    failure is raised as an ``UpsError`` subclass. Drivers may subclass this
+    protocol to inherit the context-manager and no-command defaults.
+    """
+
+    def info(self) -> UpsInfo:
+        """Identity read when the driver connected."""
+        ...
+
+    def read(self) -> Reading:
+        """Poll the device once.
+
+        Raises:
+            TransportError: the link failed; the caller reconnects.
+            ProtocolError: the device answered garbage.
+        """
+        ...
+
+    def commands(self) -> frozenset[str]:
+        """NUT names of the instant commands this device supports."""
+        return frozenset()
+
+    def run(self, name: str, value: str | None = None) -> None:
+        """Run an instant command such as ``beeper.mute``.
+
+        Raises:
+            UnsupportedCommand: the device does not offer ``name``.
+        """
+        raise UnsupportedCommand(f"{name} is not supported by this device")
+
+    def close(self) -> None:
+        """Release the device; safe to call twice."""
+        ...
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

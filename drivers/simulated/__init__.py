@@ -1,0 +1,1 @@
+"""The built-in simulated UPS: plausible physics driven by named scenarios."""

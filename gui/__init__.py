@@ -1,0 +1,1 @@
+"""The desktop app: status window, history, privacy panel and tray icon."""

@@ -1,0 +1,1 @@
+"""Data files shipped with Upsight (schemas, inventories, icons, simulator profiles)."""

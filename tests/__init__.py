@@ -1,0 +1,1 @@
+"""Upsight's test suite."""

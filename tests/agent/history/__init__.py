@@ -1,0 +1,1 @@
+"""Tests of the local history: tiers, events, energy and the recorder thread."""

@@ -1,0 +1,102 @@
+"""The poller against real drivers: reconnect after the device goes away, contained failures."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from upsight.agent.bus import Message
+from upsight.agent.events import Event, EventKind
+from upsight.agent.monitor import DeviceMonitor, DeviceState, Link, MonitorSettings
+from upsight.agent.poller import Poller
+from upsight.drivers.clock import SYSTEM_CLOCK
+
+K = EventKind
+
+
+class Collector:
+    """Collects published messages and lets a test wait for a condition on them."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self._changed = threading.Condition()
+
+    def __call__(self, message: Message) -> None:
+        with self._changed:
+            self.messages.append(message)
+            self._changed.notify_all()
+
+    def kinds(self) -> list[EventKind]:
+        return [m.kind for m in self.messages if isinstance(m, Event)]
+
+    def wait(self, condition: Callable[[], bool], timeout_s: float) -> bool:
+        with self._changed:
+            return self._changed.wait_for(condition, timeout_s)
+
+    def at_of(self, kind: EventKind) -> float:
+        return next(m.at for m in self.messages if isinstance(m, Event) and m.kind is kind)
+
+
+def start_poller(spec: str, collector: Collector, interval_s: float = 0.2) -> Poller:
+    monitor = DeviceMonitor("ups", spec, MonitorSettings(interval_s=interval_s), SYSTEM_CLOCK)
+    poller = Poller(monitor, spec, collector, SYSTEM_CLOCK)
+    poller.start()
+    return poller
+
+
+def test_reconnects_after_the_device_goes_away(tmp_path: Path) -> None:
+    dump = tmp_path / "ups.dev"
+    dump.write_text("ups.status: OL\nbattery.charge: 100\n")
+    collector = Collector()
+    poller = start_poller(f"dummy:{dump}", collector)
+    try:
+        assert collector.wait(lambda: poller.monitor.state.link is Link.OK, 5)
+        dump.unlink()
+        assert collector.wait(lambda: K.COMMBAD in collector.kinds(), 5)
+        state = poller.state()
+        assert state.link is Link.STALE
+        assert state.reading is None
+        assert state.error is not None
+        assert str(dump) in state.error
+        back = time.time()
+        dump.write_text("ups.status: OB DISCHRG\nbattery.charge: 90\n")
+        assert collector.wait(lambda: K.ONBATT in collector.kinds(), 10)
+        assert collector.kinds() == [K.COMMBAD, K.COMMOK, K.ONBATT]
+        assert collector.at_of(K.COMMOK) - back < 5.0, "reconnect within 5 s"
+        current = poller.state().reading
+        assert current is not None
+        assert current.number("battery.charge") == 90
+    finally:
+        poller.stop()
+
+
+def test_a_spec_without_driver_is_reported_and_retried_without_crashing() -> None:
+    collector = Collector()
+    poller = start_poller("battery:", collector)
+    try:
+        assert collector.wait(lambda: poller.monitor.state.error is not None, 5)
+        state = poller.state()
+        assert state.link is Link.CONNECTING
+        assert state.error is not None
+        assert "not supported" in state.error
+    finally:
+        poller.stop()
+
+
+def test_states_are_published_with_every_reading() -> None:
+    collector = Collector()
+    poller = start_poller("sim://normal?speed=10", collector, interval_s=0.2)
+    try:
+        assert collector.wait(
+            lambda: sum(isinstance(m, DeviceState) for m in collector.messages) >= 3, 5
+        )
+    finally:
+        started = time.monotonic()
+        poller.stop()
+        assert time.monotonic() - started < 2.0, "stop is prompt"
+    readings = [m.reading for m in collector.messages if isinstance(m, DeviceState)]
+    stamps = [r.at for r in readings if r is not None]
+    assert stamps == sorted(stamps)
+    assert len(set(stamps)) == len(stamps)
