@@ -107,6 +107,27 @@ class DeviceMonitor:
             self._bad_since_mono = self._clock.monotonic()
         return self.on_tick()
 
+    def next_deadline(self) -> float | None:
+        """The monotonic time of the next change that ``on_tick`` may find, if any.
+
+        That is when data turns stale, when a held-back ONBATT becomes due, or
+        when a communication loss turns into NOCOMM.
+        """
+        deadlines: list[float] = []
+        if self._state.link is Link.OK and self._last_good_mono is not None:
+            deadlines.append(self._last_good_mono + self.settings.stale_after_s)
+        if self._ob_since_mono is not None and not (
+            self._announced is not None and self._announced.on_battery
+        ):
+            deadlines.append(self._ob_since_mono + self.settings.onbatt_debounce_s)
+        if (
+            self._state.link is not Link.OK
+            and self._bad_since_mono is not None
+            and not self._nocomm_sent
+        ):
+            deadlines.append(self._bad_since_mono + self.settings.nocomm_after_s)
+        return min(deadlines) if deadlines else None
+
     def on_tick(self) -> list[Event]:
         """Advance time: detect staleness, expire the on-battery debounce, warn of NOCOMM."""
         now = self._clock.monotonic()

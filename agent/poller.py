@@ -72,6 +72,11 @@ class Poller:
         with self._lock:
             self._emit(self.monitor.on_tick(), changed=False)
 
+    def next_deadline(self) -> float | None:
+        """When this device next needs a tick (see DeviceMonitor.next_deadline)."""
+        with self._lock:
+            return self.monitor.next_deadline()
+
     def state(self) -> DeviceState:
         """The current snapshot, with staleness applied as of now."""
         self.tick()

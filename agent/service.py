@@ -25,8 +25,11 @@ from upsight.drivers.clock import SYSTEM_CLOCK, Clock
 
 log = logging.getLogger(__name__)
 
-# How often the watchdog lets time pass for every device (stale detection, debounce).
-WATCHDOG_TICK_S = 0.5
+# The watchdog sleeps until the earliest device deadline, but at most this long,
+# so that a changed poll interval takes effect soon.
+WATCHDOG_MAX_SLEEP_S = 5.0
+# Readings are written to disk this often; a crash loses at most this much raw data.
+HISTORY_FLUSH_S = 10.0
 
 
 def device_names(count: int) -> list[str]:
@@ -72,7 +75,7 @@ class Agent:
         self._serve_api = serve_api
         self.bus = Bus()
         self.history = HistoryStore(paths.history_db, retention(config), clock)
-        self._recorder = HistoryRecorder(self.history)
+        self._recorder = HistoryRecorder(self.history, flush_interval_s=HISTORY_FLUSH_S)
         self._pollers = [
             self._make_poller(name, spec)
             for name, spec in zip(device_names(len(devices)), devices, strict=True)
@@ -147,9 +150,19 @@ class Agent:
         return updated
 
     def _watch(self) -> None:
-        while not self._stop.wait(WATCHDOG_TICK_S):
+        # Sleeps until the next deadline instead of ticking at a fixed rate: a
+        # healthy device then costs one wake-up per stale window, not several a second.
+        while not self._stop.wait(self._watchdog_sleep_s()):
             for poller in self._pollers:
                 poller.tick()
+
+    def _watchdog_sleep_s(self) -> float:
+        deadlines = [d for p in self._pollers if (d := p.next_deadline()) is not None]
+        if not deadlines:
+            return WATCHDOG_MAX_SLEEP_S
+        # A hair past the deadline, so the tick finds it expired.
+        wait = min(deadlines) - self._clock.monotonic() + 0.01
+        return min(max(wait, 0.01), WATCHDOG_MAX_SLEEP_S)
 
     def _record(self, message: Message) -> None:
         if isinstance(message, Event):

@@ -10,8 +10,10 @@ import statistics
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
+from upsight.agent.events import diff, make_event
 from upsight.agent.history.store import HistoryStore, Retention
 from upsight.drivers.model import Reading, Status, UpsFlag
 
@@ -92,7 +94,7 @@ def outages(rng: random.Random, days: int) -> list[tuple[int, int]]:
 def simulate(days: int, seed: int = 1) -> Iterator[Reading]:
     """Readings at 1 Hz for ``days`` days: a daily pattern, noise, outages and recharges."""
     rng = random.Random(seed)
-    template = day_template(rng)
+    template = [dict(zip(VARS, values, strict=True)) for values in day_template(rng)]
     cuts = [*outages(rng, days), (days * DAY_S + 1, days * DAY_S + 1)]  # sentinel
     cut = 0
     charge = 100.0
@@ -106,37 +108,44 @@ def simulate(days: int, seed: int = 1) -> Iterator[Reading]:
                 cut += 1
             if s >= cuts[cut][0]:
                 charge = max(5.0, charge - 0.08)
-                values = dict(zip(VARS, online, strict=True))
-                values.update(
-                    {
-                        "battery.charge": float(round(charge)),
-                        "battery.runtime": float(round(online[1] * charge / 100)),
-                        "battery.voltage": round(11.5 + 2.0 * charge / 100, 2),
-                        "input.voltage": 0.0,
-                        "input.frequency": 0.0,
-                        "output.voltage": 230.0,
-                    }
-                )
+                values = {
+                    **online,
+                    "battery.charge": float(round(charge)),
+                    "battery.runtime": float(round(online["battery.runtime"] * charge / 100)),
+                    "battery.voltage": round(11.5 + 2.0 * charge / 100, 2),
+                    "input.voltage": 0.0,
+                    "input.frequency": 0.0,
+                    "output.voltage": 230.0,
+                }
                 yield Reading(T0 + s, ON_BATTERY, values)
             elif charge < 100.0:
                 charge = min(100.0, charge + 0.03)
-                values = dict(zip(VARS, online, strict=True))
-                values["battery.charge"] = float(round(charge))
-                values["battery.runtime"] = float(round(online[1] * charge / 100))
+                values = {
+                    **online,
+                    "battery.charge": float(round(charge)),
+                    "battery.runtime": float(round(online["battery.runtime"] * charge / 100)),
+                }
                 yield Reading(T0 + s, CHARGING, values)
             else:
-                yield Reading(T0 + s, ONLINE, dict(zip(VARS, online, strict=True)))
+                # Reading copies the mapping, so the template can be shared.
+                yield Reading(T0 + s, ONLINE, online)
 
 
 def fill(store: HistoryStore, clock: SimClock, days: int, flush_every_s: int) -> tuple[float, int]:
-    """Record the simulated days; returns (seconds spent in the store, readings)."""
+    """Record the simulated days and their events; returns (seconds in the store, readings)."""
     record, flush, prune, now = store.record, store.flush, store.prune, time.perf_counter
     spent = 0.0
     count = 0
+    status: Status | None = None
     for reading in simulate(days):
         clock.now = reading.at
         started = now()
         record(DEVICE, reading)
+        # simulate() reuses its Status objects, so identity spots a change.
+        if reading.status is not status:
+            for kind in diff(status, reading.status):
+                store.record_event(make_event(reading.at, DEVICE, kind, reading))
+            status = reading.status
         count += 1
         if count % flush_every_s == 0:
             flush()
@@ -153,8 +162,8 @@ def fill(store: HistoryStore, clock: SimClock, days: int, flush_every_s: int) ->
 def realistic_hour(store: HistoryStore, clock: SimClock, start: float) -> None:
     """One more hour at the agent's cadence (flush every 5 s); prints record and flush costs."""
     readings = [
-        Reading(start + i, CHARGING, {v: 100.0 + (i % 7) * 0.1 + k for k, v in enumerate(VARS)})
-        for i in range(3600)
+        Reading(start + i, simulated.status, simulated.values)
+        for i, simulated in zip(range(3600), simulate(1, seed=2), strict=False)
     ]
     record_s: list[float] = []
     flush_s: list[float] = []
@@ -184,7 +193,7 @@ def _percentile(values: list[float], pct: float) -> float:
 
 def database_size(path: Path) -> float:
     """File plus WAL in MB, after a checkpoint that truncates the WAL."""
-    with sqlite3.connect(path) as db:
+    with closing(sqlite3.connect(path)) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         pages, free = (
             db.execute(f"PRAGMA {p}").fetchone()[0] for p in ("page_count", "freelist_count")
@@ -193,9 +202,8 @@ def database_size(path: Path) -> float:
             tables = db.execute(
                 "SELECT name, sum(pgsize) FROM dbstat GROUP BY name ORDER BY 2 DESC"
             ).fetchall()
-        except sqlite3.OperationalError:
+        except sqlite3.OperationalError:  # dbstat is a compile-time option of SQLite
             tables = []
-    db.close()
     total = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
     print(f"pages {pages}, free {free}")
     for name, size in tables:
@@ -255,6 +263,7 @@ def main() -> None:
         realistic_hour(store, clock, clock.now + 1)
         store.prune()
         now = clock.now
+        print(f"events stored: {len(store.events())}")
         report_queries(
             "30-day window", time_queries(store, now, 30 * DAY_S, args.queries), QUERY_TARGET_MS
         )

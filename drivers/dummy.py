@@ -125,27 +125,19 @@ class _Replay:
 
 
 @contextmanager
-def _errors_on_open(path: Path) -> Iterator[None]:
+def _mapped_errors(path: Path, in_session: bool) -> Iterator[None]:
+    """Map OSErrors onto the UpsError tree; a file gone mid-session is a disconnect."""
     try:
         yield
     except (FileNotFoundError, NotADirectoryError) as exc:
+        if in_session:
+            raise Disconnected(f"dummy file {path} disappeared") from exc
         raise NotFound(f"dummy file {path} does not exist") from exc
     except PermissionError as exc:
         raise PermissionDenied(f"no permission to read dummy file {path}") from exc
     except OSError as exc:
-        raise TransportError(f"cannot read dummy file {path}: {exc.strerror or exc}") from exc
-
-
-@contextmanager
-def _errors_in_session(path: Path) -> Iterator[None]:
-    try:
-        yield
-    except (FileNotFoundError, NotADirectoryError) as exc:
-        raise Disconnected(f"dummy file {path} disappeared") from exc
-    except PermissionError as exc:
-        raise PermissionDenied(f"no permission to read dummy file {path}") from exc
-    except OSError as exc:
-        raise Disconnected(f"cannot read dummy file {path}: {exc.strerror or exc}") from exc
+        lost = Disconnected if in_session else TransportError
+        raise lost(f"cannot read dummy file {path}: {exc.strerror or exc}") from exc
 
 
 def _load(path: Path) -> tuple[_Signature, Dump]:
@@ -224,7 +216,7 @@ class DummyDriver(Driver):
         self._clock = clock
         self._loop = path.suffix.lower() == ".seq"
         self._closed = False
-        with _errors_on_open(path):
+        with _mapped_errors(path, in_session=False):
             self._use(*_load(path))
 
     def _use(self, signature: _Signature, dump: Dump) -> None:
@@ -235,7 +227,7 @@ class DummyDriver(Driver):
         self._started_s = self._clock.monotonic()
 
     def _refresh(self) -> None:
-        with _errors_in_session(self._path):
+        with _mapped_errors(self._path, in_session=True):
             if _Signature.of(self._path.stat()) != self._signature:
                 logger.info("dummy file %s changed; replaying it from the top", self._path)
                 self._use(*_load(self._path))

@@ -1,8 +1,9 @@
 """The local API server: routes JSON-line requests from a Unix socket to the agent.
 
-One accept thread plus one thread per client, all daemons, every blocking call
-bounded by ``_POLL_S`` or ``_SEND_TIMEOUT_S`` so that ``stop()`` is prompt. No
-TCP port is ever opened: the channel is an ``AF_UNIX`` socket whose peer
+One accept thread plus one thread per client, all daemons. Idle threads block
+without timeouts, so a quiet agent costs no wake-ups; ``stop()`` wakes each one
+explicitly (shutting sockets down, a marker in push queues). No TCP port is
+ever opened: the channel is an ``AF_UNIX`` socket whose peer
 credentials (``peer.py``) authenticate each client, and each route's ``Access``
 decides what that user may do.
 """
@@ -14,6 +15,7 @@ import enum
 import logging
 import os
 import queue
+import selectors
 import socket
 import stat
 import threading
@@ -42,9 +44,8 @@ Sink = Callable[[str, Any], None]
 Subscribe = Callable[[Sink], Callable[[], None]]
 """Registers a sink with the agent and returns the function that unregisters it."""
 
-# How long any blocking call may wait before re-checking for stop(): short
-# enough that stop() returns well within its 2 s budget.
-_POLL_S: Final = 0.2
+# Back-off after a failing accept() (e.g. EMFILE), so the loop does not spin.
+_ACCEPT_RETRY_S: Final = 0.2
 # A client that cannot take a reply or a batch of pushes within this long is
 # not reading; it is dropped rather than allowed to hold its thread.
 _SEND_TIMEOUT_S: Final = 1.0
@@ -83,12 +84,25 @@ class Route:
 
 
 class _Subscription:
-    """A subscriber's bounded queue; ``sink`` is safe to call from any thread."""
+    """A subscriber's bounded queue plus a pipe that wakes its client thread.
+
+    ``sink`` is safe to call from any thread. The client thread waits on the
+    pipe and on its socket at once, so it sees pushes and a hang-up alike
+    without polling.
+    """
 
     def __init__(self, size: int) -> None:
         self.queue: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=size)
         self.overflowed = False
         self.unsubscribe: Callable[[], None] | None = None
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_r, False)
+        os.set_blocking(self._wake_w, False)
+        self._signalled = False
+        self._closed = False
+        # The bus may still call sink() after unsubscribing; the lock keeps a
+        # late wake() from writing to a closed (and maybe reused) descriptor.
+        self._lock = threading.Lock()
 
     def sink(self, kind: str, data: Any) -> None:
         # Called from agent threads: must never block, so a full queue marks
@@ -99,6 +113,41 @@ class _Subscription:
             self.queue.put_nowait((kind, data))
         except queue.Full:
             self.overflowed = True
+        self.wake()
+
+    def wake(self) -> None:
+        # One byte per batch is enough: the reader empties the whole queue.
+        if self._signalled:
+            return
+        with self._lock:
+            if self._closed or self._signalled:
+                return
+            self._signalled = True
+            with contextlib.suppress(OSError):
+                os.write(self._wake_w, b"!")
+
+    def fileno(self) -> int:
+        return self._wake_r
+
+    def take(self, limit: int) -> list[tuple[str, Any]]:
+        """Up to ``limit`` queued pushes; re-arms the wake-up first so none is missed."""
+        self._signalled = False
+        with contextlib.suppress(BlockingIOError):
+            os.read(self._wake_r, 4096)
+        items: list[tuple[str, Any]] = []
+        while len(items) < limit:
+            try:
+                items.append(self.queue.get_nowait())
+            except queue.Empty:
+                return items
+        self.wake()  # more are waiting: come back for them
+        return items
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            os.close(self._wake_r)
+            os.close(self._wake_w)
 
 
 class _Drop(Exception):
@@ -204,8 +253,6 @@ class ApiServer:
         except OSError as exc:
             listener.close()
             raise ApiError(f"cannot listen at {self._path}: {exc}") from exc
-        # accept() wakes this often to notice stop().
-        listener.settimeout(_POLL_S)
         self._listener = listener
         self._accept_thread = threading.Thread(
             target=self._accept_loop, name="upsight-api-accept", daemon=True
@@ -222,6 +269,7 @@ class ApiServer:
         self._stopping.set()
         deadline = time.monotonic() + 1.5
         if self._accept_thread is not None:
+            self._wake_accept()
             self._accept_thread.join(timeout=1.0)
         with self._lock:
             for conn in self._clients:
@@ -289,6 +337,16 @@ class ApiServer:
 
     # --- accepting ---------------------------------------------------------
 
+    def _wake_accept(self) -> None:
+        # Linux ends a blocked accept() on shutdown(); elsewhere a connection does.
+        listener = self._listener
+        if listener is not None:
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX) as poke:
+            poke.settimeout(0.2)
+            poke.connect(str(self._path))
+
     def _accept_loop(self) -> None:
         listener = self._listener
         assert listener is not None
@@ -296,14 +354,15 @@ class ApiServer:
             while not self._stopping.is_set():
                 try:
                     conn, _ = listener.accept()
-                except TimeoutError:
-                    continue
                 except OSError:
                     if self._stopping.is_set():
                         break
                     log.exception("local API accept failed")
-                    time.sleep(_POLL_S)  # e.g. EMFILE: don't spin
+                    time.sleep(_ACCEPT_RETRY_S)
                     continue
+                if self._stopping.is_set():
+                    conn.close()
+                    break
                 self._admit(conn)
         finally:
             listener.close()
@@ -335,7 +394,7 @@ class ApiServer:
             )
             # Recv: {"id":null,"error":{"code":"failed","message":"too many clients ..."}}
             line = framing.error(None, "failed", f"too many clients (max {self._max_clients})")
-            conn.settimeout(_POLL_S)
+            conn.settimeout(_SEND_TIMEOUT_S)
             with contextlib.suppress(OSError):
                 conn.sendall(line)
             conn.close()
@@ -380,22 +439,31 @@ class ApiServer:
     def _wait_for_input(self, session: _Session) -> bytes | None:
         """Return received bytes (b"" at EOF) or None when there is nothing yet.
 
-        While subscribed, waiting happens on the push queue so that pushes go
-        out as soon as they arrive; the socket is then only polled.
+        While subscribed, the thread waits on the socket and the push queue's
+        wake pipe together, so pushes go out as soon as they arrive and a
+        hang-up is seen at once. Otherwise the wait is a blocking recv that ends
+        with data, EOF, the idle deadline, or stop() shutting the socket down.
         """
         conn = session.conn
         sub = session.subscription
         if sub is not None:
-            self._forward_pushes(session, sub)
-            # Only look: the wait already happened on the queue.
+            ready = {key.fileobj for key, _ in session.waiter(sub).select()}
+            if sub in ready:
+                self._forward_pushes(session, sub)
+            if conn not in ready:
+                return None
             conn.settimeout(0.0)
-        elif time.monotonic() - session.last_input > self._idle_timeout_s:
+            try:
+                return conn.recv(_RECV_BYTES)
+            except BlockingIOError:
+                return None
+        idle_left = self._idle_timeout_s - (time.monotonic() - session.last_input)
+        if idle_left <= 0:
             raise _Drop("idle")
-        else:
-            conn.settimeout(_POLL_S)
+        conn.settimeout(idle_left)
         try:
             return conn.recv(_RECV_BYTES)
-        except (TimeoutError, BlockingIOError):
+        except TimeoutError:
             return None
 
     def _forward_pushes(self, session: _Session, sub: _Subscription) -> None:
@@ -404,15 +472,7 @@ class ApiServer:
                 f"subscriber fell more than {self._push_queue_size} pushes behind",
                 logging.WARNING,
             )
-        try:
-            items = [sub.queue.get(timeout=_POLL_S)]
-        except queue.Empty:
-            return
-        while len(items) < _PUSH_BATCH:
-            try:
-                items.append(sub.queue.get_nowait())
-            except queue.Empty:
-                break
+        items = sub.take(_PUSH_BATCH)
         lines = []
         for kind, data in items:
             try:
@@ -439,6 +499,7 @@ class ApiServer:
                 sub.unsubscribe()
             except Exception:
                 log.exception("local API: unsubscribe failed")
+        session.close_waiter()
         with self._lock:
             self._clients.pop(session.conn, None)
             session.conn.close()
@@ -524,6 +585,22 @@ class _Session:
         self.peer = peer
         self.subscription: _Subscription | None = None
         self.last_input = time.monotonic()
+        self._selector: selectors.BaseSelector | None = None
+
+    def waiter(self, sub: _Subscription) -> selectors.BaseSelector:
+        """A selector over the socket and the subscription's wake pipe, made once."""
+        if self._selector is None:
+            self._selector = selectors.DefaultSelector()
+            self._selector.register(self.conn, selectors.EVENT_READ)
+            self._selector.register(sub, selectors.EVENT_READ)
+        return self._selector
+
+    def close_waiter(self) -> None:
+        if self._selector is not None:
+            self._selector.close()
+            self._selector = None
+        if self.subscription is not None:
+            self.subscription.close()
 
 
 def _is_listening(path: Path) -> bool:

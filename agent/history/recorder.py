@@ -30,11 +30,20 @@ class HistoryRecorder:
     def __init__(
         self, store: HistoryStore, flush_interval_s: float = 5.0, prune_interval_s: float = 3600.0
     ) -> None:
+        """Prepare a recorder; nothing runs until :meth:`start`.
+
+        Args:
+            store: The store to write; the recorder closes it in :meth:`stop`.
+            flush_interval_s: Seconds between flushes.
+            prune_interval_s: Seconds between retention passes.
+        """
         self._store = store
         self._flush_interval_s = flush_interval_s
         self._prune_interval_s = prune_interval_s
         # deque.append and popleft are atomic, so no lock is needed.
         self._queue: deque[tuple[str, Reading] | Event] = deque(maxlen=_QUEUE_MAX)
+        self._overflowed = 0  # items pushed out of the full queue
+        self._overflow_logged = 0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -55,11 +64,17 @@ class HistoryRecorder:
 
     def submit_reading(self, device: str, reading: Reading) -> None:
         """Queue a reading for recording; never blocks."""
-        self._queue.append((device, reading))
+        self._submit((device, reading))
 
     def submit_event(self, event: Event) -> None:
         """Queue an event for recording; never blocks."""
-        self._queue.append(event)
+        self._submit(event)
+
+    def _submit(self, item: tuple[str, Reading] | Event) -> None:
+        if len(self._queue) == _QUEUE_MAX:
+            # Racy between submitting threads, which only makes the count approximate.
+            self._overflowed += 1
+        self._queue.append(item)
 
     def _run(self) -> None:
         next_prune = time.monotonic()
@@ -72,6 +87,12 @@ class HistoryRecorder:
             self._stopping.wait(self._flush_interval_s)
 
     def _drain(self) -> None:
+        if self._overflowed != self._overflow_logged:
+            logger.warning(
+                "History recorder fell behind; %d queued items were dropped",
+                self._overflowed - self._overflow_logged,
+            )
+            self._overflow_logged = self._overflowed
         queue = self._queue
         store = self._store
         while queue:

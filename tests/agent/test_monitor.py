@@ -158,3 +158,27 @@ def test_debounce_hides_the_charging_flip_of_a_blip() -> None:
     assert feed(monitor, clock, "OL CHRG", 2) == [K.CHARGING]
     assert feed(monitor, clock, "OB DISCHRG", 2) == []
     assert feed(monitor, clock, "OL CHRG", 2) == []
+
+
+def test_next_deadline_is_when_the_data_turns_stale() -> None:
+    clock = FakeClock()
+    monitor = make(clock, interval_s=1.0)
+    monitor.on_reading(reading(clock, "OL"))
+    deadline = monitor.next_deadline()
+    assert deadline == clock.monotonic() + 3.0
+    clock.advance(3.01)
+    assert [e.kind for e in monitor.on_tick()] == [K.COMMBAD]
+
+
+def test_next_deadline_covers_debounce_and_nocomm() -> None:
+    clock = FakeClock()
+    monitor = make(clock, onbatt_debounce_s=2, nocomm_after_s=60)
+    last_good = clock.monotonic()
+    monitor.on_reading(reading(clock, "OB DISCHRG"))
+    assert monitor.next_deadline() == clock.monotonic() + 2
+    clock.advance(2)
+    assert [e.kind for e in monitor.on_tick()] == [K.ONBATT]
+    assert monitor.next_deadline() == clock.monotonic() + 1, "only staleness is left"
+    clock.advance(4)
+    monitor.on_tick()
+    assert monitor.next_deadline() == last_good + 60, "NOCOMM counts from the last good data"

@@ -14,6 +14,7 @@ from tests.agent.history.conftest import T0
 from tests.agent.history.helpers import OL, feed, query
 from tests.fakes import FakeClock
 from upsight.agent.events import Event, EventKind
+from upsight.agent.history import recorder as recorder_module
 from upsight.agent.history.recorder import HistoryRecorder
 from upsight.agent.history.store import HistoryStore, Retention
 from upsight.drivers.model import Reading
@@ -102,3 +103,18 @@ def test_recorder_prunes(path: Path, clock: FakeClock) -> None:
         assert wait_for(lambda: query(path, "SELECT count(*) FROM raw") == [(0,)])
     finally:
         recorder.stop()
+
+
+def test_overflow_drops_the_oldest_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(recorder_module, "_QUEUE_MAX", 5)
+    recorder = HistoryRecorder(HistoryStore(path, clock=clock))  # never started: nothing drains
+    for i in range(8):
+        recorder.submit_event(Event(T0 + i, "ups", EventKind.COMMOK, f"event {i}"))
+    with caplog.at_level(logging.WARNING, logger="upsight.agent.history.recorder"):
+        recorder.stop()
+    assert "3 queued items were dropped" in caplog.text
+    assert query(path, "SELECT message FROM event ORDER BY t") == [
+        (f"event {i}",) for i in range(3, 8)
+    ]

@@ -65,6 +65,15 @@ def test_corrupt_file_is_moved_aside(
     assert query(path, "PRAGMA user_version") == [(store_module.SCHEMA_VERSION,)]
 
 
+def test_earlier_corrupt_copies_are_kept(path: Path, clock: FakeClock) -> None:
+    path.parent.mkdir(parents=True)
+    for attempt in (b"first", b"second"):
+        path.write_bytes(attempt * 1000)
+        HistoryStore(path, clock=clock).close()
+    copies = sorted(p.read_bytes()[:6] for p in path.parent.glob("history.db.corrupt-*"))
+    assert copies == [b"firstf", b"second"]
+
+
 def test_newer_schema_is_left_alone(
     path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -75,6 +75,22 @@ def test_partial_buckets_written_at_close_merge_on_reopen(
     assert [p.t for p in points] == [T0 + i for i in range(60)]
 
 
+def test_new_variables_after_reopening(open_store: Callable[..., HistoryStore], path: Path) -> None:
+    first = open_store()
+    feed(first, T0, 10, lambda i: {"input.voltage": 230.0})
+    first.close()
+    second = open_store()
+    feed(second, T0 + 10, 11, lambda i: {"ups.load": 20.0, "input.voltage": 231.0})
+    second.flush()
+    assert second.variables("ups") == ["input.voltage", "ups.load", ON_BATTERY]
+    assert [p.avg for p in second.series("ups", "input.voltage", T0, T0 + 20)] == [230.0] * 10 + [
+        231.0
+    ] * 10
+    assert [p.t for p in second.series("ups", "ups.load", T0, T0 + 20)] == [
+        T0 + i for i in range(10, 20)
+    ]
+
+
 def test_status_is_kept_with_raw_chunks(store: HistoryStore, path: Path) -> None:
     feed(store, T0, 31, volts, status=lambda i: OB if i >= 15 else OL)
     store.flush()
