@@ -7,6 +7,7 @@ and keeps identities (serials, product ids such as ``0002``, dates) as text.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Final
@@ -137,6 +138,40 @@ _NUMERIC: Final = _compile(_NUMERIC_PATTERNS)
 def is_numeric(var: str) -> bool:
     """True when ``var`` is a physical quantity that Upsight stores as a number."""
     return var not in _TEXT_EXCEPTIONS and _NUMERIC.fullmatch(var) is not None
+
+
+# Numeric variables that describe the device's configuration rather than measure
+# anything: ratings, thresholds, transfer points, delays and countdown timers.
+_SETTING_PATTERNS: Final[tuple[str, ...]] = (
+    "*.nominal",
+    "*.low",
+    "*.high",
+    "*.warning",
+    "*.critical",
+    "*.restart",
+    "input.transfer.*",
+    "ups.delay.*",
+    "ups.timer.*",
+    "outlet.*.delay.*",
+    "outlet.*.timer.*",
+    "ups.test.interval",
+    "battery.packs",
+    "battery.packs.*",
+    "battery.capacity",
+    "battery.capacity.*",
+)
+_SETTING: Final = _compile(_SETTING_PATTERNS)
+
+
+@functools.lru_cache(maxsize=1024)
+def is_measurement(var: str) -> bool:
+    """True for numeric variables that measure something and so belong in history.
+
+    Settings such as ``battery.charge.low`` or ``input.voltage.nominal`` are numbers
+    too, but they change only when someone changes them: history would store the
+    same value every minute for years.
+    """
+    return is_numeric(var) and _SETTING.fullmatch(var) is None
 
 
 def parse_value(var: str, text: str) -> Value | None:

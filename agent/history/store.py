@@ -62,6 +62,7 @@ from upsight.agent.history.downsampler import (
 from upsight.agent.history.energy import EnergyDay, PowerSample, group_days, integrate, power_of
 from upsight.drivers.clock import SYSTEM_CLOCK, Clock
 from upsight.drivers.model import Reading, Status, Value
+from upsight.drivers.variables import is_measurement
 
 __all__ = ["ON_BATTERY", "EnergyDay", "HistoryStore", "Point", "Retention"]
 
@@ -431,6 +432,8 @@ class HistoryStore:
                 if isinstance(value, float) and isfinite(value):
                     var_id = var_ids.get(name)
                     if var_id is None:
+                        if not is_measurement(name):
+                            continue  # a setting, not a measurement: no history
                         var_id = self._add_var(dev, name)
                         row.append(_NAN)
                     row[var_id + 1] = value

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from upsight.drivers.variables import is_numeric, parse_value
+from upsight.drivers.variables import is_measurement, is_numeric, parse_value
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,41 @@ def test_parse_is_lenient_about_format() -> None:
 @pytest.mark.parametrize("text", ["---.-", "", "nan", "inf", "n/a"])
 def test_numeric_placeholders_are_unknown(text: str) -> None:
     assert parse_value("input.voltage", text) is None
+
+
+@pytest.mark.parametrize(
+    "var",
+    [
+        "battery.charge",
+        "battery.runtime",
+        "battery.voltage",
+        "input.voltage",
+        "input.frequency",
+        "output.voltage",
+        "ups.load",
+        "ups.realpower",
+        "ups.temperature",
+        "input.voltage.maximum",
+    ],
+)
+def test_measurements_have_history(var: str) -> None:
+    assert is_measurement(var)
+
+
+@pytest.mark.parametrize(
+    "var",
+    [
+        "battery.charge.low",
+        "battery.runtime.low",
+        "battery.voltage.nominal",
+        "input.transfer.high",
+        "ups.realpower.nominal",
+        "ups.delay.shutdown",
+        "ups.timer.start",
+        "ups.test.interval",
+        "ups.model",
+        "battery.charge.warning",
+    ],
+)
+def test_settings_and_text_have_none(var: str) -> None:
+    assert not is_measurement(var)
