@@ -94,8 +94,10 @@ class DeviceMonitor:
         self._nocomm_sent = False
         self._bad_since_mono = None
         self._last_good_mono = now
-        self._state = replace(
-            self._state, link=Link.OK, reading=reading, last_reading=reading, error=None
+        old = self._state
+        # Built directly rather than with dataclasses.replace: this runs on every poll.
+        self._state = DeviceState(
+            old.device, old.spec, Link.OK, reading, reading, old.info, None, old.commands
         )
         events.extend(self._status_events(reading, now))
         return events

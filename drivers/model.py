@@ -51,6 +51,10 @@ _TOKEN_ORDER: tuple[UpsFlag, ...] = (
     UpsFlag.BOOST,
 )
 _BY_TOKEN: Mapping[str, UpsFlag] = {flag.name: flag for flag in _TOKEN_ORDER if flag.name}
+# Plain integers for the checks made on every poll: enum.Flag operators are slow.
+_OB: int = UpsFlag.OB.value
+_OB_LB: int = UpsFlag.OB.value | UpsFlag.LB.value
+_FSD: int = UpsFlag.FSD.value
 
 
 @dataclass(frozen=True)
@@ -86,7 +90,7 @@ class Status:
         return cls(combined)
 
     def __contains__(self, flag: UpsFlag) -> bool:
-        return flag in self.flags and flag is not UpsFlag.NONE
+        return bool(self.flags.value & flag.value)
 
     def tokens(self) -> tuple[str, ...]:
         """The tokens in canonical order, unknown ones last in the order first seen."""
@@ -99,12 +103,13 @@ class Status:
     @property
     def on_battery(self) -> bool:
         """True when the load runs from the battery (OB)."""
-        return UpsFlag.OB in self.flags
+        return bool(self.flags.value & _OB)
 
     @property
     def critical(self) -> bool:
         """True in the states upsmon treats as critical: OB together with LB, or FSD."""
-        return (UpsFlag.OB | UpsFlag.LB) in self.flags or UpsFlag.FSD in self.flags
+        bits = self.flags.value
+        return bits & _OB_LB == _OB_LB or bool(bits & _FSD)
 
 
 _FAKE_SERIALS = frozenset({"", "unknown", "none", "n/a", "na", "not set", "default"})
