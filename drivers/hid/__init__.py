@@ -1,0 +1,1 @@
+"""USB HID Power Device support: report descriptors, usage names and value decoding."""

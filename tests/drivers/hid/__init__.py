@@ -1,0 +1,1 @@
+"""Tests of the HID report-descriptor parser, usage names and value decoder."""
