@@ -18,6 +18,7 @@ from upsight.drivers.spec import DeviceSpec, parse_spec
 _OPENERS: Final[dict[str, str]] = {
     "sim": "upsight.drivers.simulated.driver:open_simulator",
     "dummy": "upsight.drivers.dummy:open_dummy",
+    "battery": "upsight.drivers.battery:open_battery",
 }
 
 

@@ -74,7 +74,7 @@ def test_reconnects_after_the_device_goes_away(tmp_path: Path) -> None:
 
 def test_a_spec_without_driver_is_reported_and_retried_without_crashing() -> None:
     collector = Collector()
-    poller = start_poller("battery:", collector)
+    poller = start_poller("hid://", collector)
     try:
         assert collector.wait(lambda: poller.monitor.state.error is not None, 5)
         state = poller.state()
