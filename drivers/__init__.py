@@ -19,6 +19,7 @@ _OPENERS: Final[dict[str, str]] = {
     "sim": "upsight.drivers.simulated.driver:open_simulator",
     "dummy": "upsight.drivers.dummy:open_dummy",
     "battery": "upsight.drivers.battery:open_battery",
+    "nut": "upsight.drivers.nut.driver:open_nut",
 }
 
 

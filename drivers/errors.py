@@ -7,7 +7,8 @@
     │   ├── NotFound            no such device, port or host
     │   ├── Disconnected        the device went away mid-session
     │   ├── TransportTimeout    the device did not answer in time
-    │   └── PermissionDenied    the OS refused access
+    │   ├── PermissionDenied    the OS refused access
+    │   └── DataStale           the source has no fresh data (e.g. upsd's DATA-STALE)
     ├── ProtocolError           the device answered, but not in its protocol
     ├── UnsupportedCommand      the device cannot run that command
     ├── DeviceSpecError         a device spec string is malformed or unknown
@@ -41,6 +42,10 @@ class TransportTimeout(TransportError):
 
 class PermissionDenied(TransportError):
     """The operating system refused access to the device."""
+
+
+class DataStale(TransportError):
+    """The source answers but has no fresh data, such as upsd's ``ERR DATA-STALE``."""
 
 
 class ProtocolError(UpsError):

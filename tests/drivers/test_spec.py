@@ -78,7 +78,7 @@ def test_unknown_scheme_lists_every_form() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["hid://", "megatec:/dev/ttyS0", "apcsmart:/dev/ttyS0", "nut://localhost/ups"],
+    ["hid://", "megatec:/dev/ttyS0", "apcsmart:/dev/ttyS0"],
 )
 def test_reserved_kinds_say_they_are_unavailable(text: str) -> None:
     with pytest.raises(DriverUnavailable, match="not supported by this version"):

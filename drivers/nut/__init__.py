@@ -1,0 +1,1 @@
+"""NUT network protocol client: read any upsd (``nut://`` devices)."""

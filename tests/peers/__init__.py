@@ -1,0 +1,1 @@
+"""Real third-party peers (NUT's upsd and drivers) run by tests in private directories."""
