@@ -1,0 +1,1 @@
+"""Serial UPS protocols: Megatec/Q1 and APC Smart, as pure functions over bytes."""

@@ -1,0 +1,1 @@
+"""Tests of the serial UPS protocols and their emulated devices."""
