@@ -1,4 +1,4 @@
-"""The ``upsight`` command line: status, run, events, history, energy, devices, config.
+"""The ``upsight`` command line: status, run, events, history, energy, devices, config, hid.
 
 Imports are deferred to the command that needs them so that ``upsight status``
 starts quickly.
@@ -331,6 +331,13 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hid(args: argparse.Namespace) -> int:
+    """Run the HID debugging tool, which parses its own arguments (``upsight hid --help``)."""
+    from upsight.agent import hid_cli
+
+    return hid_cli.main(args.hid_args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from upsight.agent import __version__
 
@@ -391,6 +398,14 @@ def build_parser() -> argparse.ArgumentParser:
     setter.add_argument("key", help="e.g. agent.poll_interval_s")
     setter.add_argument("value", help="e.g. 2, or '[\"sim://outage\"]'")
     config.set_defaults(func=cmd_config, action="show")
+
+    # No option prefixes here: every argument, --help included, goes to hid_cli,
+    # which is imported only when this command runs.
+    hid = sub.add_parser(
+        "hid", help="decode HID descriptors and reports", add_help=False, prefix_chars="+"
+    )
+    hid.add_argument("hid_args", nargs=argparse.REMAINDER)
+    hid.set_defaults(func=cmd_hid)
     return parser
 
 

@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from upsight.drivers.hid.descriptor import ReportType
 from upsight.drivers.hid.usages import USAGE_NAMES
+from upsight.drivers.hid.vendors import vendor_for
 
-from .vendor_names import BY_FIXTURE_PREFIX
+from .vendor_names import DELTA, DELTA_VENDOR_ID
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "hid"
 
@@ -29,11 +31,18 @@ class Capture:
     """One fixture file: a descriptor, NUT's Path lines and the report bytes."""
 
     name: str
+    vid: int
+    pid: int
     descriptor: bytes
     paths: tuple[Mapping[str, Any], ...]
     reports: Mapping[int, bytes]
     notes: str
     names: Mapping[int, str]
+    nut_values: Mapping[str, str] | None
+
+    def feature_reports(self) -> dict[tuple[ReportType, int], bytes]:
+        """The reports keyed as ``decode_reports`` takes them: NUT read all as Feature."""
+        return {(ReportType.FEATURE, report_id): data for report_id, data in self.reports.items()}
 
     def truncated(self) -> dict[tuple[str, str, int], int]:
         """(path, type, report ID) → the rounded-down value the notes state."""
@@ -43,22 +52,25 @@ class Capture:
         }
 
 
-def _names_for(stem: str) -> Mapping[int, str]:
-    for prefix, vendor in BY_FIXTURE_PREFIX.items():
-        if stem.startswith(prefix):
-            return {**USAGE_NAMES, **vendor}
-    return USAGE_NAMES
+def _names_for(vid: int, pid: int) -> Mapping[int, str]:
+    if vid == DELTA_VENDOR_ID:
+        return {**USAGE_NAMES, **DELTA}
+    return vendor_for(vid, pid).names
 
 
 def _load(path: Path) -> Capture:
     raw = json.loads(path.read_text(encoding="utf-8"))
+    vid, pid = int(raw["vendor_id"], 16), int(raw["product_id"], 16)
     return Capture(
         name=path.stem,
+        vid=vid,
+        pid=pid,
         descriptor=bytes.fromhex(raw["descriptor_hex"]),
         paths=tuple(raw["paths"]),
         reports={r["report_id"]: bytes.fromhex(r["hex"]) for r in raw["reports"]},
         notes=raw["notes"],
-        names=_names_for(path.stem),
+        names=_names_for(vid, pid),
+        nut_values=raw.get("nut_values"),
     )
 
 
