@@ -14,10 +14,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    import logging
+
     from upsight.agent.api.client import ApiClient
     from upsight.agent.history.store import HistoryStore
     from upsight.agent.monitor import DeviceState
     from upsight.agent.paths import AppPaths
+    from upsight.drivers.discovery import Found
     from upsight.drivers.model import Reading
 
 SIMULATOR_HINT: Final = "Try the simulator: upsight status --device sim://normal"
@@ -73,23 +76,53 @@ def _stale_message(state: DeviceState, now: float) -> str:
     return f"{state.device}: no current data from {state.spec}: {seen}{why}"
 
 
+def _found_ups() -> tuple[Found | None, list[Found]]:
+    """The one UPS discovery finds on this machine, if exactly one, and every UPS found."""
+    from upsight.drivers.discovery import discover, ups_only
+
+    found = ups_only(discover())
+    return (found[0] if len(found) == 1 else None), found
+
+
+def _several(found: list[Found]) -> str:
+    specs = ", ".join(f.spec for f in found)
+    return f"found {len(found)} UPSes ({specs}); name one with --device"
+
+
+def _lone_ups() -> str:
+    """The spec of the one UPS found on this machine, said on stderr.
+
+    Raises:
+        CliError: none or several were found; the message suggests what to do.
+    """
+    picked, found = _found_ups()
+    if picked is None:
+        also = f" ({_several(found)})" if found else ""
+        raise CliError(f"no running agent and no device given{also}. {SIMULATOR_HINT}")
+    print(
+        f"upsight: no running agent; reading {picked.spec}, the one UPS found: "
+        f"{picked.description}",
+        file=sys.stderr,
+    )
+    return picked.spec
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    """Print one reading like upsc, from a named device or the running agent."""
+    """Print one reading like upsc, from a named device, the running agent or the one UPS found."""
     formatter: Callable[[Reading], dict[str, Any]] = _json_values if args.json else _nut_values
-    if args.device:
+    client = None if args.device else _agent_client()
+    if client is None:
         from upsight.drivers import open_device
         from upsight.drivers.errors import UpsError
 
+        device = args.device or _lone_ups()
         try:
-            with open_device(args.device) as driver:
+            with open_device(device) as driver:
                 reading = driver.read()
         except UpsError as exc:
-            raise CliError(f"cannot read {args.device}: {exc}", 2) from None
+            raise CliError(f"cannot read {device}: {exc}", 2) from None
         _print_values(formatter(reading), args.json)
         return 0
-    client = _agent_client()
-    if client is None:
-        raise CliError(f"no running agent and no device given. {SIMULATOR_HINT}")
     from upsight.agent.codec import state_from_json
 
     with client:
@@ -129,15 +162,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     loaded = config_file.load(paths.config_file)
     for problem in loaded.problems:
         log.warning("%s", problem)
-    devices = list(args.device or loaded.config.devices)
-    if not devices:
-        log.warning(
-            "no UPS configured; monitoring the built-in simulated UPS (%s). Name a "
-            "device with --device or agent.devices in %s",
-            FALLBACK_DEVICE,
-            paths.config_file,
-        )
-        devices = [FALLBACK_DEVICE]
+    devices = list(args.device or loaded.config.devices) or _unconfigured_devices(
+        log, str(paths.config_file)
+    )
     agent = Agent(paths, loaded.config, devices, serve_api=not args.no_api)
 
     def log_event(message: object) -> None:
@@ -157,6 +184,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         agent.stop()
         log.info("stopped")
     return 0
+
+
+def _unconfigured_devices(log: logging.Logger, config_file: str) -> list[str]:
+    """What ``upsight run`` monitors when none is named: the one UPS found, else the simulator."""
+    picked, found = _found_ups()
+    if picked is not None:
+        log.info(
+            "no UPS configured; monitoring %s, the one UPS found on this machine: %s. Name "
+            "another with --device or agent.devices in %s",
+            picked.spec,
+            picked.description,
+            config_file,
+        )
+        return [picked.spec]
+    log.warning(
+        "no UPS configured%s; monitoring the built-in simulated UPS (%s). Name a "
+        "device with --device or agent.devices in %s",
+        f" and {_several(found)}" if found else " and none found",
+        FALLBACK_DEVICE,
+        config_file,
+    )
+    return [FALLBACK_DEVICE]
 
 
 def _history_store() -> HistoryStore:
@@ -274,10 +323,27 @@ def cmd_energy(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    """List the devices the running agent monitors and the built-in simulators."""
+    """List the devices found on this machine, those the agent monitors, and the simulators."""
+    from upsight.drivers.discovery import PORT, discover
     from upsight.drivers.simulated.scenarios import SCENARIOS
     from upsight.drivers.spec import FORMS
 
+    found = discover(probe=args.probe)
+    ports = [f for f in found if f.kind == PORT]
+    devices = [f for f in found if f.kind != PORT]
+    width = max((len(f.spec) for f in found), default=0)
+    if devices:
+        print("Found on this machine (use the spec with --device or agent.devices):")
+    else:
+        print("No UPS found on this machine (USB, NUT on 127.0.0.1, the OS battery).")
+    for item in devices:
+        print(f"  {item.spec:<{width}}  {item.description}")
+    if ports:
+        asked = "no UPS answered on" if args.probe else "upsight devices --probe asks"
+        print(f"Serial ports ({asked} these):")
+    for item in ports:
+        print(f"  {item.spec:<{width}}  {item.description}")
+    print()
     client = _agent_client()
     if client is not None:
         with client:
@@ -388,7 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     energy.add_argument("--json", action="store_true")
     energy.set_defaults(func=cmd_energy)
 
-    devices = sub.add_parser("devices", help="list monitored and available devices")
+    devices = sub.add_parser("devices", help="list found, monitored and available devices")
+    devices.add_argument(
+        "--probe", action="store_true", help="ask each serial port for Megatec Q1 and APC smart"
+    )
     devices.set_defaults(func=cmd_devices)
 
     config = sub.add_parser("config", help="show or change settings")

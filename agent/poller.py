@@ -14,6 +14,7 @@ from upsight.agent.bus import Message
 from upsight.agent.events import Event
 from upsight.agent.monitor import DeviceMonitor, DeviceState
 from upsight.drivers import Driver, open_device
+from upsight.drivers.base import ChangeNotifier
 from upsight.drivers.clock import Clock
 from upsight.drivers.errors import DeviceSpecError, DriverUnavailable, UpsError
 
@@ -25,6 +26,10 @@ Opener = Callable[[str, Clock], Driver]
 # picked up within a few seconds, capped so a missing device costs little.
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 4.0
+# Between polls a driver that reports changes (HID interrupts) is listened to in
+# slices this long. A report ends a slice at once, so the slice only bounds how
+# long stop() may wait; longer slices mean fewer idle wake-ups.
+WAKE_SLICE_S = 0.5
 
 
 class Poller:
@@ -94,7 +99,27 @@ class Poller:
             else:
                 wait = self._backoff_s
                 self._backoff_s = min(self._backoff_s * 2, BACKOFF_MAX_S)
-            self._stop.wait(max(wait, 0.0))
+            self._pause(max(wait, 0.0))
+
+    def _pause(self, wait_s: float) -> None:
+        """Wait until the next poll, ending early when the driver reports a change."""
+        driver = self._driver
+        if not isinstance(driver, ChangeNotifier):
+            self._stop.wait(wait_s)
+            return
+        deadline = self._clock.monotonic() + wait_s
+        while not self._stop.is_set():
+            remaining = deadline - self._clock.monotonic()
+            if remaining <= 0:
+                return
+            try:
+                if driver.wait_for_change(min(remaining, WAKE_SLICE_S)):
+                    return
+            except Exception:
+                # The next read reports what is wrong; until then, wait as usual.
+                log.exception("%s: waiting for the device failed", self.name)
+                self._stop.wait(max(deadline - self._clock.monotonic(), 0.0))
+                return
 
     def _poll_once(self) -> bool:
         try:

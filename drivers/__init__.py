@@ -20,6 +20,9 @@ _OPENERS: Final[dict[str, str]] = {
     "dummy": "upsight.drivers.dummy:open_dummy",
     "battery": "upsight.drivers.battery:open_battery",
     "nut": "upsight.drivers.nut.driver:open_nut",
+    "hid": "upsight.drivers.hid.driver:open_hid",
+    "megatec": "upsight.drivers.serial.megatec_driver:open_megatec",
+    "apcsmart": "upsight.drivers.serial.apcsmart_driver:open_apcsmart",
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, runtime_checkable
 
 from upsight.drivers.errors import UnsupportedCommand
 from upsight.drivers.model import Reading, UpsInfo
@@ -57,3 +57,20 @@ class Driver(Protocol):
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+@runtime_checkable
+class ChangeNotifier(Driver, Protocol):
+    """A driver that can learn between polls that the device has news (HID interrupt reports).
+
+    A poller that finds this method calls it instead of sleeping between reads,
+    and reads at once when it returns True.
+    """
+
+    def wait_for_change(self, timeout_s: float) -> bool:
+        """Block for up to ``timeout_s``; True as soon as the device reported a change.
+
+        Implementations wait the full time when nothing happens, so that a caller
+        can loop on short calls and still stop promptly between them.
+        """
+        ...

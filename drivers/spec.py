@@ -106,7 +106,9 @@ def _parse_hid(text: str, rest: str) -> DeviceSpec:
     if not rest.startswith("//"):
         raise _fail(text, f"expected {FORMS['hid']}")
     ids, _, query = rest[2:].partition("?")
-    params = _query(text, query, frozenset({"serial"}))
+    params = _query(
+        text, query, frozenset({"serial", "pollonly", "interruptonly", "pollfreq", "nofix"})
+    )
     if ids:
         match = _VID_PID.fullmatch(ids)
         if match is None:

@@ -130,10 +130,16 @@ class _Subscription:
         return self._wake_r
 
     def take(self, limit: int) -> list[tuple[str, Any]]:
-        """Up to ``limit`` queued pushes; re-arms the wake-up first so none is missed."""
-        self._signalled = False
+        """Up to ``limit`` queued pushes; re-arms the wake-up first so none is missed.
+
+        Order matters: drain the pipe, then clear the flag, then read the queue. A
+        push after the clear writes a fresh byte; one before it is in the queue.
+        Clearing first could drain a byte written after the clear and leave the
+        flag set with an empty pipe, and the thread would never wake again.
+        """
         with contextlib.suppress(BlockingIOError):
             os.read(self._wake_r, 4096)
+        self._signalled = False
         items: list[tuple[str, Any]] = []
         while len(items) < limit:
             try:

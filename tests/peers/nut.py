@@ -1,4 +1,4 @@
-"""A private NUT server for tests: dummy-ups replaying a dump, served by a real upsd.
+"""A private NUT server for tests: upsd serving dummy-ups replaying a dump, or a serial driver.
 
 Follows the verified recipe: private NUT_CONFPATH/NUT_STATEPATH, foreground
 children run as root (-u root), the real binaries in /lib/nut (the /sbin
@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 NUT_BIN = Path("/lib/nut")
@@ -42,13 +43,26 @@ def free_port() -> int:
 
 
 class NutServer:
-    """upsd plus one dummy-ups driver named ``name``, replaying ``dump``."""
+    """upsd plus one driver named ``name``: dummy-ups replaying ``dump_text`` by default.
+
+    For a serial driver pass ``driver`` (e.g. ``"nutdrv_qx"``), the ``device``
+    port and its ups.conf ``options``, and no dump.
+    """
 
     def __init__(
-        self, root: Path, dump_text: str, name: str = "myups", max_age_s: int = 15
+        self,
+        root: Path,
+        dump_text: str | None = None,
+        name: str = "myups",
+        max_age_s: int = 15,
+        *,
+        driver: str = "dummy-ups",
+        device: Path | None = None,
+        options: Mapping[str, str] | None = None,
     ) -> None:
         self.root = root
         self.name = name
+        self.driver_name = driver
         self.port = free_port()
         self.conf = root / "etc"
         self.state = root / "state"
@@ -56,11 +70,13 @@ class NutServer:
         self.state.mkdir()
         self.dump = self.conf / f"{name}.dev"
         self._mtime = time.time() - 100
-        self.write_dump(dump_text)
+        if dump_text is not None:
+            self.write_dump(dump_text)
+        extra = "".join(f"    {key} = {value}\n" for key, value in (options or {}).items())
         (self.conf / "nut.conf").write_text("MODE=standalone\n")
         (self.conf / "ups.conf").write_text(
-            f"maxretry = 3\npollinterval = 1\n\n[{name}]\n    driver = dummy-ups\n"
-            f'    port = {self.dump}\n    desc = "test UPS"\n'
+            f"maxretry = 3\npollinterval = 1\n\n[{name}]\n    driver = {driver}\n"
+            f'    port = {device or self.dump}\n    desc = "test UPS"\n{extra}'
         )
         (self.conf / "upsd.conf").write_text(f"LISTEN 127.0.0.1 {self.port}\nMAXAGE {max_age_s}\n")
         users = self.conf / "upsd.users"
@@ -86,7 +102,9 @@ class NutServer:
         return subprocess.Popen(args, env=self.env, stdout=log, stderr=log)
 
     def start_driver(self) -> None:
-        self.driver = self._spawn(str(NUT_BIN / "dummy-ups"), "-a", self.name, "-u", "root", "-F")
+        self.driver = self._spawn(
+            str(NUT_BIN / self.driver_name), "-a", self.name, "-u", "root", "-F"
+        )
 
     def start_upsd(self) -> None:
         self.upsd = self._spawn(str(NUT_BIN / "upsd"), "-u", "root", "-F")
@@ -107,6 +125,20 @@ class NutServer:
             check=False,
         )
         return result.stdout.strip() if result.returncode == 0 else ""
+
+    def variables(self) -> dict[str, str]:
+        """Every variable as ``upsc`` lists it, or {} when upsd does not answer."""
+        result = subprocess.run(
+            ["upsc", f"{self.name}@127.0.0.1:{self.port}"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+        if result.returncode != 0:
+            return {}
+        pairs = (line.split(": ", 1) for line in result.stdout.splitlines() if ": " in line)
+        return {name: value for name, value in pairs}
 
     def wait_ready(self, timeout_s: float = 20.0) -> None:
         """Wait until upsd serves real data (not WAIT) from the driver."""
