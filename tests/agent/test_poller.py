@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
-from upsight.agent.bus import Message
-from upsight.agent.events import Event, EventKind
+from tests.collector import Collector
+from upsight.agent.events import EventKind
 from upsight.agent.monitor import DeviceMonitor, DeviceState, Link, MonitorSettings
 from upsight.agent.poller import Poller
 from upsight.drivers import Driver, open_device
@@ -16,29 +14,6 @@ from upsight.drivers.clock import SYSTEM_CLOCK, Clock
 from upsight.drivers.spec import DeviceSpec
 
 K = EventKind
-
-
-class Collector:
-    """Collects published messages and lets a test wait for a condition on them."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, message: Message) -> None:
-        with self._changed:
-            self.messages.append(message)
-            self._changed.notify_all()
-
-    def kinds(self) -> list[EventKind]:
-        return [m.kind for m in self.messages if isinstance(m, Event)]
-
-    def wait(self, condition: Callable[[], bool], timeout_s: float) -> bool:
-        with self._changed:
-            return self._changed.wait_for(condition, timeout_s)
-
-    def at_of(self, kind: EventKind) -> float:
-        return next(m.at for m in self.messages if isinstance(m, Event) and m.kind is kind)
 
 
 def start_poller(spec: str, collector: Collector, interval_s: float = 0.2) -> Poller:

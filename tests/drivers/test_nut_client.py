@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.collector import Collector
 from tests.peers.nut import NutServer, nut_available
-from upsight.agent.bus import Message
-from upsight.agent.events import Event, EventKind
+from upsight.agent.events import EventKind
 from upsight.agent.monitor import DeviceMonitor, MonitorSettings
 from upsight.agent.poller import Poller
 from upsight.drivers import open_device
@@ -153,29 +152,19 @@ def test_dump_changes_show_up(nut: NutServer) -> None:
 
 
 def test_poller_survives_an_upsd_restart(nut: NutServer) -> None:
-    kinds: list[EventKind] = []
-    changed = threading.Condition()
-
-    def collect(message: Message) -> None:
-        if isinstance(message, Event):
-            with changed:
-                kinds.append(message.kind)
-                changed.notify_all()
-
+    collector = Collector()
     monitor = DeviceMonitor("ups", spec(nut), MonitorSettings(interval_s=0.3), SYSTEM_CLOCK)
-    poller = Poller(monitor, spec(nut), collect, SYSTEM_CLOCK)
+    poller = Poller(monitor, spec(nut), collector, SYSTEM_CLOCK)
     poller.start()
     try:
         time.sleep(1.0)
         nut.stop_upsd()
-        with changed:
-            assert changed.wait_for(lambda: EventKind.COMMBAD in kinds, 10)
+        assert collector.wait(lambda: EventKind.COMMBAD in collector.kinds(), 10)
         restarted = time.monotonic()
         nut.start_upsd()
-        with changed:
-            assert changed.wait_for(lambda: EventKind.COMMOK in kinds, 20)
+        assert collector.wait(lambda: EventKind.COMMOK in collector.kinds(), 20)
         assert time.monotonic() - restarted < 10
-        assert kinds == [EventKind.COMMBAD, EventKind.COMMOK]
+        assert collector.kinds() == [EventKind.COMMBAD, EventKind.COMMOK]
         state = poller.state()
         assert state.reading is not None
         assert state.reading.number("battery.charge") == 100

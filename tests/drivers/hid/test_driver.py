@@ -16,9 +16,9 @@ import usb.backend.libusb0
 import usb.backend.libusb1
 import usb.backend.openusb
 
+from tests.collector import Collector
 from tests.fakes import FakeClock
-from upsight.agent.bus import Message
-from upsight.agent.events import Event, EventKind
+from upsight.agent.events import EventKind
 from upsight.agent.monitor import DeviceMonitor, Link, MonitorSettings
 from upsight.agent.poller import Poller
 from upsight.drivers import open_device
@@ -129,29 +129,6 @@ def on_battery_report(capture: Capture, ups: FakeUps) -> bytes:
 
 def without(values: Mapping[str, Value], *names: str) -> dict[str, Value]:
     return {k: v for k, v in values.items() if k not in names}
-
-
-class Collector:
-    """Collects what a poller publishes and lets a test wait for a condition on it."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self._changed = threading.Condition()
-
-    def __call__(self, message: Message) -> None:
-        with self._changed:
-            self.messages.append(message)
-            self._changed.notify_all()
-
-    def kinds(self) -> list[EventKind]:
-        return [m.kind for m in self.messages if isinstance(m, Event)]
-
-    def wait(self, condition: Callable[[], bool], timeout_s: float) -> bool:
-        with self._changed:
-            return self._changed.wait_for(condition, timeout_s)
-
-    def at_of(self, kind: EventKind) -> float:
-        return next(m.at for m in self.messages if isinstance(m, Event) and m.kind is kind)
 
 
 # --- opening and reading ---------------------------------------------------------
