@@ -1,4 +1,4 @@
-"""The ``upsight`` command line: status, run, events, history, energy, devices, config, hid.
+"""The ``upsight`` command line: status, run, events, history, energy, devices, config, and more.
 
 Imports are deferred to the command that needs them so that ``upsight status``
 starts quickly.
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from upsight.agent.history.store import HistoryStore
     from upsight.agent.monitor import DeviceState
     from upsight.agent.paths import AppPaths
+    from upsight.agent.privacy.center import PrivacyCenter
     from upsight.drivers.discovery import Found
     from upsight.drivers.model import Reading
 
@@ -165,7 +166,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     devices = list(args.device or loaded.config.devices) or _unconfigured_devices(
         log, str(paths.config_file)
     )
-    agent = Agent(paths, loaded.config, devices, serve_api=not args.no_api)
+    agent = Agent(
+        paths, loaded.config, devices, serve_api=not args.no_api, privacy=_privacy_center(paths)
+    )
 
     def log_event(message: object) -> None:
         if isinstance(message, Event):
@@ -404,6 +407,62 @@ def cmd_hid(args: argparse.Namespace) -> int:
     return hid_cli.main(args.hid_args)
 
 
+def cmd_policy(args: argparse.Namespace) -> int:
+    """Show the admin policy or check a policy file; parses its own arguments."""
+    from upsight.agent import policy_cli
+
+    return policy_cli.main(args.policy_args)
+
+
+def _privacy_center(paths: AppPaths) -> PrivacyCenter | None:
+    """The install's privacy center, or None (monitoring goes on) when it cannot open."""
+    import logging
+
+    from upsight.agent.privacy.center import PrivacyCenter
+    from upsight.drivers.errors import UpsError
+
+    try:
+        center = PrivacyCenter(paths.data_dir / "privacy")
+    except (OSError, ValueError, UpsError) as exc:
+        logging.getLogger("upsight").error("uploads are off: %s", exc)
+        return None
+    for problem in center.problems():
+        logging.getLogger("upsight").warning("privacy: %s", problem)
+    return center
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    """Consent, previews, the ledger and data-subject actions; parses its own arguments."""
+    from upsight.agent import privacy_cli
+
+    client = _agent_client()
+    try:
+        return privacy_cli.main(args.privacy_args, _paths(), client)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _add_policy(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # Like hid: policy_cli parses its own arguments and is imported only when used.
+    policy = sub.add_parser(
+        "policy",
+        help="show the admin policy in effect, or check a policy file",
+        add_help=False,
+        prefix_chars="+",
+    )
+    policy.add_argument("policy_args", nargs=argparse.REMAINDER)
+    policy.set_defaults(func=cmd_policy)
+    privacy = sub.add_parser(
+        "privacy",
+        help="what may leave this computer: show, grant, withdraw, preview, ledger, export",
+        add_help=False,
+        prefix_chars="+",
+    )
+    privacy.add_argument("privacy_args", nargs=argparse.REMAINDER)
+    privacy.set_defaults(func=cmd_privacy)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from upsight.agent import __version__
 
@@ -475,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     hid.add_argument("hid_args", nargs=argparse.REMAINDER)
     hid.set_defaults(func=cmd_hid)
+    _add_policy(sub)
     return parser
 
 

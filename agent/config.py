@@ -39,6 +39,10 @@ class Config:
     history_raw_hours: float = 48.0
     history_minute_days: float = 90.0
     history_hour_days: float = 1825.0
+    cloud_endpoint: str = ""
+    cloud_ca_bundle: str = ""
+    cloud_max_requests_per_minute: float = 15.0
+    device_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,26 @@ def _number(low: float, high: float) -> Callable[[Any], float]:
         if not low <= number <= high:
             raise ValueError
         return number
+
+    return convert
+
+
+def _endpoint(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    if value:
+        # The transport refuses plain http except to loopback; say so when it is set.
+        from upsight.agent.privacy.transport import check_endpoint
+
+        check_endpoint(value)
+    return value
+
+
+def _text(limit: int) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if not isinstance(value, str) or len(value) > limit or "\n" in value:
+            raise ValueError
+        return value
 
     return convert
 
@@ -110,6 +134,32 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "history_hour_days",
         "a number of days from 1 to 36500",
         _number(1, 36500),
+    ),
+    Setting(
+        "cloud.endpoint",
+        "cloud_endpoint",
+        "an https:// URL of the Upsight cloud (http:// only to 127.0.0.1 or ::1); "
+        "empty keeps uploads queued",
+        _endpoint,
+    ),
+    Setting(
+        "cloud.ca_bundle",
+        "cloud_ca_bundle",
+        "the path of a PEM file of extra trusted CA certificates, or empty",
+        _text(4096),
+    ),
+    Setting(
+        "cloud.max_requests_per_minute",
+        "cloud_max_requests_per_minute",
+        "a number of uploads per minute from 1 to 600 (an organisation's own collector "
+        "may take more than the default 15)",
+        _number(1, 600),
+    ),
+    Setting(
+        "device.label",
+        "device_label",
+        "a name for the UPS of at most 64 characters, shown in cloud alerts if you allow them",
+        _text(64),
     ),
 )
 _BY_KEY: Final[Mapping[str, Setting]] = {s.key: s for s in SETTINGS}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from upsight.agent import config as config_file
 from upsight.agent.bus import Bus, Message, Subscriber
@@ -22,6 +22,10 @@ from upsight.agent.paths import AppPaths
 from upsight.agent.poller import Opener, Poller
 from upsight.drivers import open_device
 from upsight.drivers.clock import SYSTEM_CLOCK, Clock
+
+if TYPE_CHECKING:
+    from upsight.agent.privacy.center import PrivacyCenter
+    from upsight.agent.privacy.uploads import Uploads
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,7 @@ class Agent:
         clock: Clock = SYSTEM_CLOCK,
         opener: Opener = open_device,
         serve_api: bool = True,
+        privacy: PrivacyCenter | None = None,
     ) -> None:
         if not devices:
             raise ValueError("the agent needs at least one device spec")
@@ -85,6 +90,11 @@ class Agent:
         self._watchdog: threading.Thread | None = None
         self._api: Any = None
         self._lock = threading.Lock()
+        self.uploads: Uploads | None = None
+        if privacy is not None:
+            from upsight.agent.privacy.uploads import Uploads
+
+            self.uploads = Uploads(privacy, config, self.states, self.history, clock=clock)
 
     @property
     def config(self) -> Config:
@@ -97,12 +107,16 @@ class Agent:
     def start(self) -> None:
         """Start every thread; returns at once."""
         self.bus.subscribe(self._record)
+        if self.uploads is not None:
+            self.bus.subscribe(self.uploads.on_message)
         self.bus.start()
         self._recorder.start()
         for poller in self._pollers:
             poller.start()
         self._watchdog = threading.Thread(target=self._watch, name="upsight-watchdog", daemon=True)
         self._watchdog.start()
+        if self.uploads is not None:
+            self.uploads.start()
         if self._serve_api:
             from upsight.agent.api.routes import start_api
 
@@ -120,6 +134,8 @@ class Agent:
             self._watchdog.join(5.0)
             self._watchdog = None
         self.bus.stop()
+        if self.uploads is not None:
+            self.uploads.stop()
         self._recorder.stop()
 
     def states(self) -> list[DeviceState]:

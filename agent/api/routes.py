@@ -9,6 +9,7 @@ from upsight.agent import config as config_file
 from upsight.agent.api.server import Access, ApiServer, Route
 from upsight.agent.codec import event_to_json, state_to_json
 from upsight.agent.events import Event, EventKind
+from upsight.agent.privacy.purposes import Purpose
 
 if TYPE_CHECKING:
     from upsight.agent.bus import Message
@@ -63,7 +64,26 @@ def routes(agent: Agent) -> dict[str, Route]:
     def config_set(params: Mapping[str, Any]) -> Any:
         return config_file.as_table(agent.set_setting(str(params["key"]), params["value"]))
 
+    def privacy_status(_: Mapping[str, Any]) -> Any:
+        return agent.uploads.status() if agent.uploads else None
+
+    def privacy_preview(params: Mapping[str, Any]) -> Any:
+        if agent.uploads is None:
+            raise ValueError("this agent runs without uploads")
+        envelope, allowed = agent.uploads.preview(Purpose(str(params["purpose"])))
+        return {"envelope": envelope.to_json(), "allowed": allowed}
+
+    def privacy_changed(_: Mapping[str, Any]) -> Any:
+        # Anyone may report a change: it only makes the agent re-read consent and policy,
+        # and withdrawing must be as easy for every local user as granting (§6.3).
+        if agent.uploads is not None:
+            agent.uploads.changed()
+        return None
+
     return {
+        "privacy.status": Route(Access.READ, privacy_status),
+        "privacy.preview": Route(Access.READ, privacy_preview),
+        "privacy.changed": Route(Access.READ, privacy_changed),
         "status": Route(Access.READ, status),
         "devices": Route(Access.READ, devices),
         "events": Route(Access.READ, events),

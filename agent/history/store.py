@@ -815,6 +815,11 @@ class HistoryStore:
         )
         return group_days((hour, source, wh) for hour, source, wh in rows)
 
+    @property
+    def retention(self) -> Retention:
+        """How long each tier keeps its data."""
+        return self._retention
+
     def devices(self) -> list[str]:
         """Names of all devices with stored history, sorted."""
         return [name for (name,) in self._fetch("SELECT name FROM device ORDER BY name")]

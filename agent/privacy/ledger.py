@@ -1,0 +1,604 @@
+"""The upload ledger: a local, capped SQLite record of every envelope sent, rejected or dropped.
+
+Schema (version 1): one table ``entry(id, at, purpose, envelope_id, size, result,
+detail, fields, payload, payload_bytes)``. ``fields`` is a JSON array of field
+ids, ``payload`` the envelope's canonical JSON text exactly as sent or queued
+(NULL when the file was unreadable), ``payload_bytes`` its UTF-8 length, which
+the size cap counts. Nothing is stored that the envelope does not already hold.
+
+The ledger is what the user reads under "Upload history" (privacy-design.md
+§11.4); clearing it deletes only this local copy. Deleted rows are overwritten
+(``secure_delete``), so cleared payloads do not linger in free pages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import enum
+import functools
+import json
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any, Final, TypeVar
+
+from upsight.agent.privacy.envelope import Envelope, EnvelopeFormatError
+from upsight.agent.privacy.outbox import Dropped, DropReason
+from upsight.agent.privacy.purposes import Purpose
+
+__all__ = ["DROP_RESULTS", "Ledger", "LedgerEntry", "LedgerResult"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+SCHEMA_VERSION: Final = 1
+# Long enough to outlast another process's export or clear holding the write lock.
+_BUSY_TIMEOUT_S: Final = 5.0
+# Once over the byte cap, prune to this share of it, so the exact total (a full scan)
+# is re-read once per tenth of the cap rather than on every insert.
+_PRUNE_TO: Final = 0.9
+_EXPORT_BATCH: Final = 500
+_CORRUPT_ERRORS: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
+_COLUMNS: Final = "id, at, purpose, envelope_id, size, result, detail, fields, payload"
+_CSV_HEADER: Final = (
+    "id",
+    "at",
+    "time",
+    "purpose",
+    "envelope_id",
+    "size",
+    "result",
+    "detail",
+    "fields",
+    "payload",
+)
+
+_SCHEMA: Final = f"""
+BEGIN;
+CREATE TABLE entry (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    purpose TEXT NOT NULL,
+    envelope_id TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    result TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    payload TEXT,
+    payload_bytes INTEGER NOT NULL
+);
+CREATE INDEX entry_by_time ON entry (at);
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
+
+
+class LedgerResult(enum.StrEnum):
+    """What became of an envelope; the value is stored and exported."""
+
+    SENT = "sent"
+    SENT_BEFORE_WITHDRAWAL = "sent_before_withdrawal"
+    """The bytes had left when the purpose was withdrawn (privacy-design.md §7.4 step 2)."""
+    REJECTED = "rejected"
+    DROPPED_CONSENT = "dropped_consent"
+    """Consent was withdrawn or blocked, or its epoch changed, before the envelope was sent."""
+    DROPPED_QUOTA = "dropped_quota"
+    DROPPED_EXPIRED = "dropped_expired"
+    DROPPED_INVALID = "dropped_invalid"
+    """The envelope failed schema validation and was never queued."""
+    DROPPED_CORRUPT = "dropped_corrupt"
+
+
+DROP_RESULTS: Final[Mapping[DropReason, LedgerResult]] = MappingProxyType(
+    {
+        DropReason.QUOTA_COUNT: LedgerResult.DROPPED_QUOTA,
+        DropReason.QUOTA_BYTES: LedgerResult.DROPPED_QUOTA,
+        DropReason.EXPIRED: LedgerResult.DROPPED_EXPIRED,
+        DropReason.CORRUPT: LedgerResult.DROPPED_CORRUPT,
+        DropReason.WITHDRAWN: LedgerResult.DROPPED_CONSENT,
+        DropReason.BLOCKED: LedgerResult.DROPPED_CONSENT,
+    }
+)
+"""The ledger result of each reason the outbox drops an envelope for."""
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One row of the upload history.
+
+    Attributes:
+        id: Increases with every entry; never reused, even after a clear.
+        at: When it was recorded, in seconds since the epoch.
+        purpose: The envelope's purpose.
+        envelope_id: The envelope's id (its ``Idempotency-Key``).
+        size: Bytes of the uncompressed canonical JSON.
+        result: What became of it.
+        detail: Such as the HTTP status or the drop reason.
+        fields: The field ids it carried, sorted.
+        payload: The canonical JSON text, or None when it could not be read.
+    """
+
+    id: int
+    at: float
+    purpose: Purpose
+    envelope_id: str
+    size: int
+    result: LedgerResult
+    detail: str
+    fields: tuple[str, ...]
+    payload: str | None
+
+    @property
+    def time_utc(self) -> str:
+        """``at`` as an ISO 8601 UTC time with milliseconds."""
+        stamp = datetime.fromtimestamp(self.at, UTC).isoformat(timespec="milliseconds")
+        return stamp.replace("+00:00", "Z")
+
+    def to_json(self) -> dict[str, Any]:
+        """The entry as exported: the payload embedded as the JSON object it is."""
+        return {
+            "id": self.id,
+            "at": self.at,
+            "time": self.time_utc,
+            "purpose": str(self.purpose),
+            "envelope_id": self.envelope_id,
+            "size": self.size,
+            "result": str(self.result),
+            "detail": self.detail,
+            "fields": list(self.fields),
+            "payload": None if self.payload is None else json.loads(self.payload),
+        }
+
+
+class _Unusable(Exception):
+    """The file opens but is not a healthy ledger of this schema."""
+
+
+class Ledger:
+    """The local record of uploads, capped by age and by payload bytes, oldest pruned first.
+
+    Thread-safe: one connection behind a lock. A corrupt file is moved aside as
+    ``<name>.corrupt-<unix time>`` and a fresh one started; if no file can be used the
+    ledger lives in memory for the session. Either way it is logged, and recording goes on.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_age_s: float = 30 * 86400,
+        max_bytes: int = 50 * 1024 * 1024,
+    ) -> None:
+        """Open or create the ledger at ``path``.
+
+        Args:
+            path: The SQLite file; its directory is created if needed.
+            clock: Seconds since the epoch, replaceable in tests.
+            max_age_s: Entries older than this are pruned.
+            max_bytes: Most payload bytes kept; the oldest entries are pruned beyond it.
+        """
+        if max_age_s <= 0 or max_bytes < 1:
+            raise ValueError("ledger caps must be positive")
+        self.path = path
+        self._clock = clock
+        self._max_age_s = max_age_s
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._persistent = True
+        self._db = self._open()
+        self._bytes, self._oldest = _totals(self._db)
+
+    @property
+    def persistent(self) -> bool:
+        """False when no file could be used and entries last only until the agent stops."""
+        return self._persistent
+
+    def record(self, envelope: Envelope, result: LedgerResult, detail: str = "") -> LedgerEntry:
+        """Record what became of ``envelope``, with its exact payload.
+
+        Args:
+            envelope: The envelope sent, rejected or dropped.
+            result: What became of it.
+            detail: Such as ``"HTTP 413"``.
+
+        Returns:
+            The entry as stored.
+        """
+        payload = envelope.encode()
+        return self._insert(
+            purpose=envelope.purpose,
+            envelope_id=envelope.envelope_id,
+            size=len(payload),
+            result=result,
+            detail=detail,
+            fields=_field_names(envelope),
+            payload=payload.decode("utf-8"),
+        )
+
+    def record_dropped(self, dropped: Dropped, result: LedgerResult | None = None) -> LedgerEntry:
+        """Record an envelope the outbox removed on its own.
+
+        Args:
+            dropped: As returned by the outbox.
+            result: Overrides the result :data:`DROP_RESULTS` gives the drop reason.
+
+        Returns:
+            The entry as stored; its payload is None unless the drop carried an envelope.
+        """
+        detail = f"{dropped.reason}: {dropped.detail}" if dropped.detail else str(dropped.reason)
+        payload: str | None = None
+        fields: tuple[str, ...] = ()
+        if dropped.payload is not None:
+            try:
+                envelope = Envelope.decode(dropped.payload)
+            except EnvelopeFormatError:
+                pass  # not an envelope: there is nothing trustworthy to show
+            else:
+                payload = dropped.payload.decode("utf-8")
+                fields = _field_names(envelope)
+        return self._insert(
+            purpose=dropped.purpose,
+            envelope_id=dropped.envelope_id,
+            size=dropped.size,
+            result=DROP_RESULTS[dropped.reason] if result is None else result,
+            detail=detail,
+            fields=fields,
+            payload=payload,
+        )
+
+    def entries(
+        self,
+        *,
+        purpose: Purpose | None = None,
+        since: float | None = None,
+        limit: int | None = None,
+    ) -> list[LedgerEntry]:
+        """Entries, newest first.
+
+        Args:
+            purpose: Only this purpose's entries.
+            since: Only entries recorded at or after this time (seconds since the epoch).
+            limit: At most this many.
+        """
+        where: list[str] = []
+        params: list[object] = []
+        if purpose is not None:
+            where.append("purpose = ?")
+            params.append(str(purpose))
+        if since is not None:
+            where.append("at >= ?")
+            params.append(since)
+        sql = f"SELECT {_COLUMNS} FROM entry"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        with self._lock:
+            rows = self._run(lambda db: db.execute(sql, params).fetchall())
+        return [_entry(row) for row in rows]
+
+    def last_sent(self) -> dict[Purpose, float]:
+        """When each purpose last had an envelope sent, for purposes that have one."""
+        sql = "SELECT purpose, MAX(at) FROM entry WHERE result IN (?, ?) GROUP BY purpose"
+        params = (LedgerResult.SENT, LedgerResult.SENT_BEFORE_WITHDRAWAL)
+        with self._lock:
+            rows = self._run(lambda db: db.execute(sql, params).fetchall())
+        return {Purpose(purpose): at for purpose, at in rows}
+
+    def export_json(self, out: IO[str]) -> int:
+        """Write every entry, oldest first, as a JSON list of objects with embedded payloads.
+
+        Returns:
+            How many entries were written.
+        """
+        count = 0
+        out.write("[")
+        for entry in self._all():
+            out.write(",\n" if count else "\n")
+            out.write(json.dumps(entry.to_json(), ensure_ascii=False, sort_keys=True))
+            count += 1
+        out.write("\n]\n" if count else "]\n")
+        return count
+
+    def export_csv(self, out: IO[str]) -> int:
+        """Write every entry, oldest first, as CSV with a header; the payload is JSON text.
+
+        Open ``out`` with ``newline=""``, as the csv module asks.
+
+        Returns:
+            How many entries were written (the header not counted).
+        """
+        writer = csv.writer(out)
+        writer.writerow(_CSV_HEADER)
+        count = 0
+        for entry in self._all():
+            writer.writerow(
+                (
+                    entry.id,
+                    repr(entry.at),
+                    entry.time_utc,
+                    entry.purpose,
+                    entry.envelope_id,
+                    entry.size,
+                    entry.result,
+                    entry.detail,
+                    " ".join(entry.fields),
+                    "" if entry.payload is None else entry.payload,
+                )
+            )
+            count += 1
+        return count
+
+    def clear(self) -> int:
+        """Delete every local entry; nothing is asked of the cloud.
+
+        Returns:
+            How many entries were deleted.
+        """
+        with self._lock:
+            deleted = self._run(_delete_all)
+            self._bytes, self._oldest = 0, None
+            return deleted
+
+    def close(self) -> None:
+        """Close the database; the ledger cannot be used afterwards."""
+        with self._lock:
+            self._db.close()
+
+    # -- writing -------------------------------------------------------------
+
+    def _insert(
+        self,
+        *,
+        purpose: Purpose,
+        envelope_id: str,
+        size: int,
+        result: LedgerResult,
+        detail: str,
+        fields: tuple[str, ...],
+        payload: str | None,
+    ) -> LedgerEntry:
+        payload_bytes = 0 if payload is None else len(payload.encode("utf-8"))
+        with self._lock:
+            at = self._clock()
+            row = (
+                at,
+                str(purpose),
+                envelope_id,
+                size,
+                str(result),
+                detail,
+                json.dumps(fields),
+                payload,
+                payload_bytes,
+            )
+
+            def insert(db: sqlite3.Connection) -> int:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    cursor = db.execute(
+                        "INSERT INTO entry (at, purpose, envelope_id, size, result, detail,"
+                        " fields, payload, payload_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        row,
+                    )
+                    new_id = cursor.lastrowid
+                    assert new_id is not None  # an INSERT always sets it
+                    oldest = at if self._oldest is None else min(self._oldest, at)
+                    totals = self._prune(db, new_id, at, self._bytes + payload_bytes, oldest)
+                    db.execute("COMMIT")
+                except BaseException:
+                    # A broken database may refuse the rollback too; the first error matters.
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("ROLLBACK")
+                    raise
+                self._bytes, self._oldest = totals
+                return new_id
+
+            entry_id = self._run(insert)
+        return LedgerEntry(
+            entry_id, at, purpose, envelope_id, size, result, detail, fields, payload
+        )
+
+    def _prune(
+        self, db: sqlite3.Connection, new_id: int, now: float, total: int, oldest: float | None
+    ) -> tuple[int, float | None]:
+        """Drop entries past the age cap, then the oldest while past the byte cap.
+
+        Returns:
+            The payload bytes and the oldest time left.
+        """
+        cutoff = now - self._max_age_s
+        if oldest is not None and oldest < cutoff:
+            (removed,) = db.execute(
+                "SELECT COALESCE(SUM(payload_bytes), 0) FROM entry WHERE at < ?", (cutoff,)
+            ).fetchone()
+            db.execute("DELETE FROM entry WHERE at < ?", (cutoff,))
+            total -= removed
+            (oldest,) = db.execute("SELECT MIN(at) FROM entry").fetchone()
+        if total <= self._max_bytes:
+            return total, oldest
+        # Another process may have cleared or pruned since the total was counted.
+        total, oldest = _totals(db)
+        if total <= self._max_bytes:
+            return total, oldest
+        excess = total - int(self._max_bytes * _PRUNE_TO)
+        removed = 0
+        last: tuple[float, int] | None = None
+        cursor = db.execute("SELECT id, at, payload_bytes FROM entry ORDER BY at, id")
+        for entry_id, at, size in cursor:
+            if removed >= excess or entry_id == new_id:
+                break  # the entry being recorded is kept even if it alone is over the cap
+            removed += size
+            last = (at, entry_id)
+        cursor.close()
+        if last is None:
+            return total, oldest
+        db.execute(
+            "DELETE FROM entry WHERE (at < ? OR (at = ? AND id <= ?)) AND id != ?",
+            (last[0], last[0], last[1], new_id),
+        )
+        return _totals(db)
+
+    # -- reading -------------------------------------------------------------
+
+    def _all(self) -> Iterator[LedgerEntry]:
+        """Every entry, oldest first, fetched in batches so recording is not held up."""
+        after = 0
+        while True:
+            with self._lock:
+                rows = self._run(functools.partial(_rows_after, after=after))
+            if not rows:
+                return
+            yield from (_entry(row) for row in rows)
+            after = rows[-1][0]
+
+    # -- opening and recovery ------------------------------------------------
+
+    def _run(self, action: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``action``; if the database turns out broken, replace it and run it again."""
+        try:
+            return action(self._db)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if _is_corrupt(exc):
+                logger.error("Upload ledger %s is corrupt: %s", self.path, exc)
+                self._db = self._reopen_after_corruption()
+            else:
+                self._db = self._open_memory(exc)
+            self._bytes, self._oldest = _totals(self._db)
+        return action(self._db)
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            return self._open_file()
+        except _Unusable as exc:
+            logger.error("Upload ledger %s cannot be used: %s", self.path, exc)
+        except sqlite3.DatabaseError as exc:
+            if not _is_corrupt(exc):
+                return self._open_memory(exc)
+            logger.error("Upload ledger %s is corrupt: %s", self.path, exc)
+        except OSError as exc:
+            return self._open_memory(exc)
+        return self._reopen_after_corruption()
+
+    def _reopen_after_corruption(self) -> sqlite3.Connection:
+        try:
+            self._move_aside()
+            return self._open_file()
+        except (sqlite3.Error, OSError, _Unusable) as exc:
+            return self._open_memory(exc)
+
+    def _open_file(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        db = _connect(str(self.path))
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            # Every upload is recorded before the next is attempted; FULL keeps a sent
+            # envelope's row through a power loss.
+            db.execute("PRAGMA synchronous = FULL")
+            _configure(db)
+            (check,) = db.execute("PRAGMA quick_check").fetchone()
+            if check != "ok":
+                raise _Unusable(f"integrity check: {check}")
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if version == 0:
+                db.executescript(_SCHEMA)
+            elif version != SCHEMA_VERSION:
+                raise _Unusable(f"schema version {version} is not {SCHEMA_VERSION}")
+        except BaseException:
+            db.close()
+            raise
+        self._persistent = True
+        return db
+
+    def _open_memory(self, exc: BaseException) -> sqlite3.Connection:
+        logger.error(
+            "Cannot use upload ledger %s (%s); uploads are recorded in memory this session",
+            self.path,
+            exc,
+        )
+        db = _connect(":memory:")
+        _configure(db)
+        db.executescript(_SCHEMA)
+        self._persistent = False
+        return db
+
+    def _move_aside(self) -> None:
+        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self._clock())}")
+        serial = 1
+        while aside.exists():  # never overwrite an earlier corrupt copy
+            serial += 1
+            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self._clock())}-{serial}")
+        # The WAL and shared-memory files belong to the old file: left in place, SQLite
+        # would replay them into the new one.
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(f"{self.path}{suffix}")
+            if source.exists():
+                source.replace(Path(f"{aside}{suffix}"))
+        logger.error("Moved corrupt upload ledger %s to %s; starting afresh", self.path, aside)
+
+
+def _connect(target: str) -> sqlite3.Connection:
+    # Autocommit mode: writes issue BEGIN/COMMIT themselves, one transaction each.
+    return sqlite3.connect(
+        target, timeout=_BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
+    )
+
+
+def _configure(db: sqlite3.Connection) -> None:
+    # Deleted payloads are overwritten, so a clear or prune leaves nothing in free pages.
+    db.execute("PRAGMA secure_delete = ON")
+
+
+def _delete_all(db: sqlite3.Connection) -> int:
+    deleted = db.execute("DELETE FROM entry").rowcount
+    # The WAL still holds the deleted rows' pages until it is checkpointed and truncated.
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return deleted
+
+
+def _rows_after(db: sqlite3.Connection, *, after: int) -> list[tuple[Any, ...]]:
+    return db.execute(
+        f"SELECT {_COLUMNS} FROM entry WHERE id > ? ORDER BY id LIMIT ?", (after, _EXPORT_BATCH)
+    ).fetchall()
+
+
+def _totals(db: sqlite3.Connection) -> tuple[int, float | None]:
+    total, oldest = db.execute(
+        "SELECT COALESCE(SUM(payload_bytes), 0), MIN(at) FROM entry"
+    ).fetchone()
+    return int(total), oldest
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    return getattr(exc, "sqlite_errorname", "") in _CORRUPT_ERRORS
+
+
+def _field_names(envelope: Envelope) -> tuple[str, ...]:
+    return tuple(sorted({*envelope.client, *envelope.data}))
+
+
+def _entry(row: tuple[Any, ...]) -> LedgerEntry:
+    entry_id, at, purpose, envelope_id, size, result, detail, fields, payload = row
+    return LedgerEntry(
+        entry_id,
+        at,
+        Purpose(purpose),
+        envelope_id,
+        size,
+        LedgerResult(result),
+        detail,
+        tuple(json.loads(fields)),
+        payload,
+    )

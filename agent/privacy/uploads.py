@@ -1,0 +1,334 @@
+"""The agent's uploader: turns what it sees into consented envelopes and runs the sender."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from upsight.agent.bus import Message
+from upsight.agent.config import Config
+from upsight.agent.events import Event, EventKind
+from upsight.agent.history.store import HistoryStore
+from upsight.agent.monitor import DeviceState
+from upsight.agent.privacy import snapshot as collect
+from upsight.agent.privacy.builder import EnvelopeInvalid, EventFact, Snapshot
+from upsight.agent.privacy.center import PrivacyCenter, PurposeOff
+from upsight.agent.privacy.envelope import Envelope
+from upsight.agent.privacy.purposes import Purpose
+from upsight.agent.privacy.secrets import SecureStorageUnavailable
+from upsight.agent.privacy.sender import Sender, SenderStatus
+from upsight.agent.privacy.transport import EndpointError, HttpsTransport
+from upsight.drivers.clock import SYSTEM_CLOCK, Clock
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S: Final = 900.0
+"""Cloud alerts also report the current state this often, for the remote dashboard."""
+ENERGY_BATCH_S: Final = 3600.0
+"""Energy history goes out in hourly envelopes of four 15-minute buckets."""
+DIAGNOSTICS_S: Final = 86400.0
+"""Error counts go out once a day."""
+ENERGY_BACKFILL_S: Final = 7 * 86400.0
+"""After a long stop, energy history resumes at most this far back."""
+
+ALERT_KINDS: Final = frozenset(
+    {
+        EventKind.ONBATT,
+        EventKind.ONLINE,
+        EventKind.LOWBATT,
+        EventKind.FSD,
+        EventKind.REPLBATT,
+        EventKind.OVERLOAD,
+        EventKind.NOCOMM,
+        EventKind.COMMOK,
+    }
+)
+"""Events that make cloud alerts send at once instead of at the next heartbeat."""
+
+ERROR_KINDS: Final = frozenset({EventKind.COMMBAD, EventKind.NOCOMM})
+
+STATE_FILE: Final = "uploads.json"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where uploads go, and which setting chose it."""
+
+    url: str
+    source: str
+    ca_bundle: Path | None
+
+
+def endpoint_of(center: PrivacyCenter, config: Config) -> Endpoint | None:
+    """The cloud endpoint: a locked policy wins, then the user's setting, then a policy default."""
+    policy = center.policy()
+    entry = policy.entry("Endpoint")
+    ca_entry = policy.entry("CABundle")
+    ca = Path(str(ca_entry.value)) if ca_entry else None
+    if ca is None and config.cloud_ca_bundle:
+        ca = Path(config.cloud_ca_bundle)
+    if entry is not None and entry.locked:
+        return Endpoint(str(entry.value), entry.source, ca)
+    if config.cloud_endpoint:
+        return Endpoint(config.cloud_endpoint, "config cloud.endpoint", ca)
+    if entry is not None:
+        return Endpoint(str(entry.value), entry.source, ca)
+    return None
+
+
+class Uploads:
+    """Queues envelopes for the purposes that are on, and drains the outbox to the cloud.
+
+    Runs one scheduler thread that sleeps until the next envelope is due or an alert
+    event arrives, and the sender's own thread. Collection for a purpose happens only
+    while that purpose is on (privacy-design.md §7.1).
+    """
+
+    def __init__(
+        self,
+        center: PrivacyCenter,
+        config: Config,
+        states: Callable[[], Sequence[DeviceState]],
+        history: HistoryStore,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.center = center
+        self._config = config
+        self._states = states
+        self._history = history
+        self._clock = clock
+        self._state_file = center.directory / STATE_FILE
+        self._marks = _load_marks(self._state_file)
+        self._alerts: list[EventFact] = []
+        self._errors: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.sender: Sender | None = None
+        self.endpoint: Endpoint | None = None
+        self.problem: str | None = None
+
+    # --- Lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the scheduler and, when an endpoint is set, the sender."""
+        self.center.add_listener(self._switched_off)
+        self._start_sender()
+        self._thread = threading.Thread(target=self._run, name="upsight-privacy", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop both threads; what is queued stays queued for the next start."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(5.0)
+            self._thread = None
+        if self.sender is not None:
+            self.sender.stop()
+
+    def status(self) -> dict[str, Any]:
+        """Where uploads stand, for ``upsight privacy show`` and the GUI."""
+        sender: SenderStatus | None = self.sender.status() if self.sender else None
+        return {
+            "endpoint": self.endpoint.url if self.endpoint else None,
+            "endpoint_source": self.endpoint.source if self.endpoint else None,
+            "problem": self.problem,
+            "sender": vars(sender) if sender else None,
+            "queued": {str(p): n for p, (n, _) in self.center.outbox.counts().items()},
+        }
+
+    def changed(self) -> None:
+        """Consent or policy changed elsewhere (the CLI): purge what is now off, then resend."""
+        self.center.policy_sync()
+        self._wake.set()
+        if self.sender is not None:
+            self.sender.wake()
+
+    def on_message(self, message: Message) -> None:
+        """Bus subscriber: alert events trigger an envelope now; errors are counted."""
+        if not isinstance(message, Event):
+            return
+        with self._lock:
+            if message.kind in ALERT_KINDS:
+                self._alerts.append(EventFact(kind=message.kind.value, at=message.at))
+                self._wake.set()
+            if message.kind in ERROR_KINDS and self._allowed(Purpose.DIAGNOSTICS):
+                code = message.kind.value.lower()
+                self._errors[code] = self._errors.get(code, 0) + 1
+
+    # --- Scheduling ------------------------------------------------------------------
+
+    def _start_sender(self) -> None:
+        self.endpoint = endpoint_of(self.center, self._config)
+        if self.endpoint is None:
+            self.problem = "no cloud endpoint is set; envelopes stay queued"
+            return
+        try:
+            transport = HttpsTransport(
+                self.endpoint.url, token=self._token, ca_bundle=self.endpoint.ca_bundle
+            )
+        except EndpointError as exc:
+            self.problem = f"{self.endpoint.source}: {exc}"
+            return
+        self.sender = Sender(
+            self.center.outbox,
+            self.center.ledger,
+            transport,
+            self.center.gate.decide,
+            clock=self._clock,
+            max_requests_per_minute=int(self._config.cloud_max_requests_per_minute),
+        )
+        self.sender.start()
+
+    def _token(self) -> str | None:
+        try:
+            token = self.center.secrets.token()
+        except SecureStorageUnavailable:
+            token = None
+        if token:
+            return token
+        enrolment = self.center.policy().entry("EnrollmentToken")
+        return str(enrolment.value) if enrolment else None
+
+    def _switched_off(self, purposes: Collection[Purpose]) -> None:
+        if self.sender is not None:
+            for purpose in purposes:
+                self.sender.cancel(purpose)
+
+    def _allowed(self, purpose: Purpose) -> bool:
+        return self.center.gate.grant_for(purpose) is not None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                self.run_due()
+            except Exception:
+                # Whatever goes wrong here, monitoring and local alerts must carry on.
+                log.exception("building uploads failed; retrying at the next schedule")
+            self._wake.wait(self._sleep_s())
+
+    def _sleep_s(self) -> float:
+        now = self._clock.time()
+        due: float = min(
+            float(self._marks.get("heartbeat", 0.0)) + HEARTBEAT_S,
+            float(self._marks.get("energy_until", now)) + ENERGY_BATCH_S + collect.BUCKET_S,
+            float(self._marks.get("diagnostics", now)) + DIAGNOSTICS_S,
+        )
+        return min(max(due - now, 1.0), HEARTBEAT_S)
+
+    def run_due(self) -> None:
+        """Queue every envelope that is due now (called by the scheduler thread and tests)."""
+        now = self._clock.time()
+        state = next(iter(self._states()), None)
+        with self._lock:
+            alerts, self._alerts = self._alerts, []
+        device = collect.device_facts(state, self._config.device_label or None) if state else None
+        install_id = self.center.store.install_id
+        client = collect.client_facts(install_id, with_hostname=self._hostname_on())
+        due = alerts or now - self._marks.get("heartbeat", 0.0) >= HEARTBEAT_S
+        alert = collect.snapshot(client, device, events=alerts)
+        if due and self._queue(Purpose.CLOUD_ALERTS, alert):
+            self._marks["heartbeat"] = now
+        self._registration(client, device)
+        if state is not None:
+            self._energy(client, state.device, now)
+        self._diagnostics(client, now)
+        _save_marks(self._state_file, self._marks)
+        if self.sender is not None:
+            self.sender.wake()
+
+    def preview(self, purpose: Purpose) -> tuple[Envelope, bool]:
+        """The next envelope of ``purpose`` from what the agent sees now (the same builder)."""
+        now = self._clock.time()
+        state = next(iter(self._states()), None)
+        device = collect.device_facts(state, self._config.device_label or None) if state else None
+        client = collect.client_facts(
+            self.center.store.install_id, with_hostname=self._hostname_on()
+        )
+        aggregates = None
+        if purpose is Purpose.ENERGY_HISTORY and state is not None:
+            end = collect.bucket_floor(now)
+            aggregates = collect.series(self._history, state.device, end - ENERGY_BATCH_S, end)
+        with self._lock:
+            errors = dict(self._errors)
+        snap = collect.snapshot(
+            client,
+            None if purpose is Purpose.ENERGY_HISTORY else device,
+            aggregates=aggregates,
+            error_codes=errors,
+        )
+        return self.center.preview(purpose, snap)
+
+    def _hostname_on(self) -> bool:
+        grant = self.center.gate.grant_for(Purpose.CLOUD_ALERTS)
+        return grant is not None and "use_hostname_as_label" in grant.subtoggles
+
+    def _registration(self, client: Any, device: Any) -> None:
+        if device is None:
+            return
+        identity = json.dumps(
+            [device.values.get(v) for v in ("device.model", "device.serial", "ups.firmware")]
+        )
+        if self._marks.get("registered") == identity:
+            return
+        if self._queue(Purpose.DEVICE_REGISTRATION, collect.snapshot(client, device)):
+            self._marks["registered"] = identity
+
+    def _energy(self, client: Any, device: str, now: float) -> None:
+        end = collect.bucket_floor(now)
+        start = self._marks.get("energy_until", end - ENERGY_BATCH_S)
+        start = max(start, end - ENERGY_BACKFILL_S)
+        if not self._allowed(Purpose.ENERGY_HISTORY):
+            # History from before a grant never goes out: it was recorded for local use.
+            self._marks["energy_until"] = end
+            return
+        while end - start >= ENERGY_BATCH_S:
+            stop = start + ENERGY_BATCH_S
+            aggregates = collect.series(self._history, device, start, stop)
+            self._queue(
+                Purpose.ENERGY_HISTORY, collect.snapshot(client, None, aggregates=aggregates)
+            )
+            start = stop
+        self._marks["energy_until"] = start
+
+    def _diagnostics(self, client: Any, now: float) -> None:
+        if now - self._marks.get("diagnostics", now - DIAGNOSTICS_S) < DIAGNOSTICS_S:
+            return
+        with self._lock:
+            errors, self._errors = self._errors, {}
+        self._marks["diagnostics"] = now
+        if errors:
+            self._queue(Purpose.DIAGNOSTICS, collect.snapshot(client, None, error_codes=errors))
+
+    def _queue(self, purpose: Purpose, snap: Snapshot) -> bool:
+        try:
+            return self.center.enqueue(purpose, snap) is not None
+        except PurposeOff:
+            return False
+        except (EnvelopeInvalid, SecureStorageUnavailable) as exc:
+            self.problem = str(exc)
+            log.error("%s envelope not queued: %s", purpose, exc)
+            return False
+
+
+def _load_marks(path: Path) -> dict[str, Any]:
+    try:
+        marks = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return marks if isinstance(marks, dict) else {}
+
+
+def _save_marks(path: Path, marks: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(marks), encoding="utf-8")
+    tmp.replace(path)
