@@ -205,7 +205,14 @@ def _catalogue(center: PrivacyCenter, as_json: bool) -> int:
 
 
 def _history(center: PrivacyCenter) -> int:
-    for entry in center.store.history():
+    from upsight.agent.privacy.consent import ConsentStoreError
+
+    try:
+        entries = center.store.history()
+    except ConsentStoreError:
+        # A broken chain is what this command must report, not fail on; verify_log names it.
+        entries = ()
+    for entry in entries:
         print(
             f"{entry.ts}  {entry.purpose or '(all)'}: {entry.from_state} -> {entry.to_state} "
             f"by {entry.source} via {entry.surface}"
@@ -233,6 +240,10 @@ def _grant(center: PrivacyCenter, args: argparse.Namespace, client: ApiClient | 
 
     center.grant(args.purpose, actor=_actor(), surface=Surface.CLI)
     _tell_agent(client)
+    view = center.gate.view(args.purpose)
+    if not view.effective.on:
+        print(f"{args.purpose}: your choice is recorded, but it stays off: {view.decided_by}")
+        return 0
     print(f"{args.purpose}: allowed. Withdraw any time: upsight privacy withdraw {args.purpose}")
     return 0
 
@@ -277,6 +288,15 @@ def _export(center: PrivacyCenter, args: argparse.Namespace, paths: AppPaths) ->
     return 0
 
 
+def _confirmed(question: str) -> bool:
+    try:
+        return input(question).strip().lower() == "y"
+    except EOFError:
+        # No answer at all (stdin closed, as in a script) is not a yes.
+        print()
+        return False
+
+
 def _delete_local(
     center: PrivacyCenter, args: argparse.Namespace, paths: AppPaths, client: ApiClient | None
 ) -> int:
@@ -284,7 +304,7 @@ def _delete_local(
 
     if client is not None:
         raise PrivacyCliError("stop the agent first: it holds the history database open")
-    if not args.yes and input("Delete all local Upsight data? [y/N] ").strip().lower() != "y":
+    if not args.yes and not _confirmed("Delete all local Upsight data? [y/N] "):
         print("Nothing deleted.")
         return 1
     gone = subject.delete_local(center, paths.history_db)
@@ -302,7 +322,7 @@ def _request_deletion(
 ) -> int:
     envelope = center.request_deletion(args.purposes or None)
     _tell_agent(client)
-    print(f"Deletion request {envelope.envelope_id if envelope else ''} queued.")
+    print(f"Deletion request {envelope.envelope_id} queued.")
     return 0
 
 

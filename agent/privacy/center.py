@@ -12,13 +12,14 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Final
+from typing import Final, Literal
 
 from upsight.agent.privacy import builder
 from upsight.agent.privacy.admin_policy import EffectivePolicy, load_policy
 from upsight.agent.privacy.builder import EnvelopeInvalid, Grant, Snapshot
 from upsight.agent.privacy.consent import (
     Actor,
+    ConsentState,
     ConsentStore,
     ConsentStoreError,
     CurrentVersions,
@@ -105,7 +106,7 @@ class PrivacyCenter:
         self._listeners: list[Listener] = []
         self._lock = threading.RLock()
         directory.mkdir(parents=True, exist_ok=True)
-        self._storage_problem = self.secrets.problem()
+        self._storage_problem = _storage_problem(self.secrets.problem())
         self.store = ConsentStore(
             directory,
             id_key=self._id_key(),
@@ -239,6 +240,7 @@ class PrivacyCenter:
         deletion request, and replaces the install's identifiers once nothing is granted.
         """
         with self._lock:
+            was_granted = self.store.consent(purpose).stored is ConsentState.GRANTED
             entry = self.store.withdraw(purpose, actor=actor, surface=surface)
             if entry is None:
                 return Withdrawal(purpose, False, 0, None, False)
@@ -246,17 +248,19 @@ class PrivacyCenter:
                 listener((purpose,))
             purged = self._purge(purpose)
             self._receipt(entry)
+            if not was_granted:
+                # A "Don't allow" answer: nothing was ever sent, so nothing to delete.
+                return Withdrawal(purpose, True, purged, None, False)
             request = self._deletion_request((purpose,))
-            rotated = False
-            if not any(self.store.consent(p).granted for p in UPLOAD_PURPOSES):
+            rotated = not any(self.store.consent(p).granted for p in UPLOAD_PURPOSES)
+            if rotated:
                 self.reset_identifiers()
-                rotated = True
             return Withdrawal(purpose, True, purged, request, rotated)
 
-    def request_deletion(self, purposes: Collection[Purpose] | None = None) -> Envelope | None:
+    def request_deletion(self, purposes: Collection[Purpose] | None = None) -> Envelope:
         """Queue a request that the cloud delete what it holds (every purpose by default)."""
         with self._lock:
-            return self._deletion_request(tuple(purposes or UPLOAD_PURPOSES))
+            return self._deletion_request(tuple(purposes) if purposes else "all")
 
     def reset_identifiers(self) -> None:
         """New install id and pseudonym key: what was sent before can no longer be linked."""
@@ -300,7 +304,7 @@ class PrivacyCenter:
             return
         self._queue(envelope)
 
-    def _deletion_request(self, purposes: tuple[Purpose, ...]) -> Envelope | None:
+    def _deletion_request(self, purposes: tuple[Purpose, ...] | Literal["all"]) -> Envelope:
         try:
             install_ids = (*self.store.previous_install_ids, self.store.install_id)
         except ConsentStoreError as exc:
@@ -318,7 +322,7 @@ class PrivacyCenter:
         self._queue(envelope)
         return envelope
 
-    def _pseudonyms(self, purposes: tuple[Purpose, ...]) -> tuple[str, ...]:
+    def _pseudonyms(self, purposes: tuple[Purpose, ...] | Literal["all"]) -> tuple[str, ...]:
         """Pseudonyms already sent for these purposes, from the ledger's exact payloads."""
         pseudonymised = {
             f.id
@@ -327,7 +331,8 @@ class PrivacyCenter:
         }
         found: set[str] = set()
         for entry in self.ledger.entries():
-            if entry.purpose not in purposes or entry.result is not LedgerResult.SENT:
+            wanted = purposes == "all" or entry.purpose in purposes
+            if not wanted or entry.result is not LedgerResult.SENT:
                 continue
             for name in pseudonymised & set(entry.fields):
                 value = _payload_value(entry.payload, name)
@@ -340,7 +345,7 @@ class PrivacyCenter:
             try:
                 return self.secrets.install_secret()
             except SecureStorageUnavailable as exc:
-                self._storage_problem = str(exc)
+                self._storage_problem = _storage_problem(str(exc))
         # Without a keychain the user ids in the consent log are keyed with a throw-away
         # secret: still not reversible, merely unlinkable across restarts.
         return random_bytes.token_bytes(32)
@@ -348,6 +353,12 @@ class PrivacyCenter:
     def close(self) -> None:
         """Close the ledger database."""
         self.ledger.close()
+
+
+def _storage_problem(problem: str | None) -> str | None:
+    if problem is None or problem.startswith("secure storage unavailable"):
+        return problem
+    return f"secure storage unavailable ({problem}): cloud features stay off"
 
 
 def _payload_value(payload: str | None, name: str) -> object:

@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import sys
-import tempfile
 import threading
 import time
 import uuid
@@ -22,6 +21,7 @@ from types import MappingProxyType
 from typing import Any, Final, TypeAlias, TypeVar
 
 from upsight.agent import __version__
+from upsight.agent.durable import fsync_dir, replace_file
 from upsight.agent.privacy.purposes import (
     ORG_GRANTABLE,
     PURPOSES,
@@ -773,7 +773,7 @@ class ConsentStore:
     def _save(self, state: _State) -> None:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            _write_atomic(self.consent_file, _state_to_bytes(state))
+            replace_file(self.consent_file, _state_to_bytes(state))
         except OSError as exc:
             raise ConsentStoreError(self.consent_file, f"cannot be written ({exc})") from exc
         self._state = state
@@ -789,7 +789,7 @@ class ConsentStore:
         except OSError as exc:
             raise ConsentStoreError(path, f"cannot be moved aside ({exc})") from exc
         if kept:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         log.warning("consent store reset; damaged files kept as %s", ", ".join(map(str, kept)))
         records = {p: PurposeRecord(epoch=epochs.get(p, -1) + 1) for p in UPLOAD_PURPOSES}
         self._state = _State.fresh(install_id)
@@ -934,32 +934,6 @@ def _check_subtoggle(purpose: Purpose, subtoggle_id: str) -> None:
 
 
 # --- Files ---------------------------------------------------------------------------
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Temporary file in the same directory, fsync, rename, fsync the directory."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # The rename is durable only once the directory entry is on disk (POSIX).
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _append_line(path: Path, entry: LogEntry) -> None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from upsight.agent.durable import fsync_dir, replace_file
 from upsight.agent.privacy.envelope import Envelope, EnvelopeFormatError
 from upsight.agent.privacy.purposes import UPLOAD_PURPOSES, Purpose
 
@@ -289,7 +290,7 @@ class Outbox:
                         Dropped(entry.envelope_id, purpose, entry.size, reason, raw, "purged")
                     )
             _remove_files(self._corrupt, lambda path: path.name.startswith(f"{purpose}-"))
-            _fsync_dir(directory)
+            fsync_dir(directory)
             return tuple(dropped)
 
     def take_dropped(self) -> tuple[Dropped, ...]:
@@ -449,27 +450,7 @@ def _write_atomically(path: Path, raw: bytes) -> None:
     """Temporary file in the same directory, fsync, rename, fsync the directory."""
     # The pid in the name tells a later open whether the writer may still be running.
     tmp = path.with_name(f".{path.name}.{os.getpid()}{_TMP_SUFFIX}")
-    try:
-        with open(tmp, "xb") as handle:
-            handle.write(raw)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    # A rename or delete is durable only once the directory entry is on disk (POSIX).
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    replace_file(path, raw, tmp)
 
 
 def _remove_leftovers(directory: Path) -> None:
@@ -509,7 +490,7 @@ def _remove_files(directory: Path, chosen: Callable[[Path], bool]) -> int:
         except FileNotFoundError:
             continue
         deleted += 1
-    _fsync_dir(directory)
+    fsync_dir(directory)
     return deleted
 
 

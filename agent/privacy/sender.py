@@ -1,7 +1,7 @@
 """The sender: drains the outbox to the cloud, asking the consent gate before every attempt.
 
 One worker thread ("upsight-uploader") sends control envelopes first, then the rest
-oldest first, 100 ms apart, at most 15 a minute. A refusal is recorded in the ledger
+oldest first, 100 ms apart, at most 15 a minute by default. A refusal is recorded in the ledger
 and deleted; a 429/502/503/504 or a network failure stops all sending until the
 ``Retry-After`` time or a full-jitter backoff has passed (privacy-design.md §7.3, §8).
 """
@@ -146,6 +146,7 @@ class Sender:
         self._on_change = on_change
         self._backoff = Backoff(rng=rng)
         self._rate = RateLimiter(max_requests=max_requests_per_minute, clock=clock.monotonic)
+        self._rate_reason = f"sending at most {max_requests_per_minute} envelopes a minute"
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
         self._stopping = threading.Event()
@@ -253,7 +254,7 @@ class Sender:
                 continue
             wait_s = self._rate.delay()
             if wait_s > 0:
-                return self._wait(wait_s, "sending at most 15 envelopes a minute").delay_s
+                return self._wait(wait_s, self._rate_reason).delay_s
             posted = True
             halt = self._attempt(queued)
             if halt is not None:

@@ -98,6 +98,11 @@ def bucket_floor(t: float) -> int:
     return int(t // BUCKET_S) * BUCKET_S
 
 
+def bucket_ceil(t: float) -> int:
+    """Start of the first 15-minute bucket that starts at or after ``t``."""
+    return -int(-t // BUCKET_S) * BUCKET_S
+
+
 def series(
     history: HistoryStore, device: str, start: float, end: float
 ) -> Mapping[str, tuple[Aggregate, ...]]:

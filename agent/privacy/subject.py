@@ -44,8 +44,11 @@ def _jsonl(rows: Iterator[dict[str, Any]]) -> bytes:
 
 
 def _series_rows(
-    history: HistoryStore, step_s: int, start: float, end: float
+    history: HistoryStore, step_s: int, keep_s: float, end: float
 ) -> Iterator[dict[str, Any]]:
+    # The store serves a window from the finest tier still holding its start by the store's
+    # own clock, read after ours; one step inside the retention keeps that tier this one.
+    start = end - keep_s + step_s
     for device in history.devices():
         for var in history.variables(device):
             points = int((end - start) // step_s) + 1
@@ -56,7 +59,7 @@ def _series_rows(
 def _history_members(history: HistoryStore, now: float) -> list[tuple[str, str, bytes]]:
     retention = history.retention
     events = (
-        {"at": e.at, "device": e.device, "kind": str(e.kind), "message": e.message}
+        {"at": e.at, "device": e.device, "kind": e.kind.value, "message": e.message}
         for e in history.events()
     )
     return [
@@ -64,12 +67,12 @@ def _history_members(history: HistoryStore, now: float) -> list[tuple[str, str, 
         (
             "history/minutes.jsonl",
             "per-minute min/avg/max of every stored variable",
-            _jsonl(_series_rows(history, MINUTE_S, now - retention.minute_s, now)),
+            _jsonl(_series_rows(history, MINUTE_S, retention.minute_s, now)),
         ),
         (
             "history/hours.jsonl",
             "per-hour min/avg/max of every stored variable",
-            _jsonl(_series_rows(history, HOUR_S, now - retention.hour_s, now)),
+            _jsonl(_series_rows(history, HOUR_S, retention.hour_s, now)),
         ),
     ]
 

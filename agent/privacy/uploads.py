@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ from upsight.agent.monitor import DeviceState
 from upsight.agent.privacy import snapshot as collect
 from upsight.agent.privacy.builder import EnvelopeInvalid, EventFact, Snapshot
 from upsight.agent.privacy.center import PrivacyCenter, PurposeOff
+from upsight.agent.privacy.consent import ConsentState
 from upsight.agent.privacy.envelope import Envelope
 from upsight.agent.privacy.purposes import Purpose
 from upsight.agent.privacy.secrets import SecureStorageUnavailable
@@ -107,7 +109,9 @@ class Uploads:
         self._marks = _load_marks(self._state_file)
         self._alerts: list[EventFact] = []
         self._errors: dict[str, int] = {}
+        self._errors_epoch: int | None = None
         self._lock = threading.Lock()
+        self._pass = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -160,7 +164,13 @@ class Uploads:
             if message.kind in ALERT_KINDS:
                 self._alerts.append(EventFact(kind=message.kind.value, at=message.at))
                 self._wake.set()
-            if message.kind in ERROR_KINDS and self._allowed(Purpose.DIAGNOSTICS):
+            if message.kind not in ERROR_KINDS:
+                return
+            grant = self.center.gate.grant_for(Purpose.DIAGNOSTICS)
+            if grant is not None:
+                if grant.epoch != self._errors_epoch:
+                    # Counts made under an earlier grant never go out under this one.
+                    self._errors, self._errors_epoch = {}, grant.epoch
                 code = message.kind.value.lower()
                 self._errors[code] = self._errors.get(code, 0) + 1
 
@@ -227,6 +237,11 @@ class Uploads:
 
     def run_due(self) -> None:
         """Queue every envelope that is due now (called by the scheduler thread and tests)."""
+        # One pass at a time: two would both find the same envelope due and queue it twice.
+        with self._pass:
+            self._run_pass()
+
+    def _run_pass(self) -> None:
         now = self._clock.time()
         state = next(iter(self._states()), None)
         with self._lock:
@@ -258,8 +273,7 @@ class Uploads:
         if purpose is Purpose.ENERGY_HISTORY and state is not None:
             end = collect.bucket_floor(now)
             aggregates = collect.series(self._history, state.device, end - ENERGY_BATCH_S, end)
-        with self._lock:
-            errors = dict(self._errors)
+        errors = self._take_errors(keep=True)
         snap = collect.snapshot(
             client,
             None if purpose is Purpose.ENERGY_HISTORY else device,
@@ -273,10 +287,17 @@ class Uploads:
         return grant is not None and "use_hostname_as_label" in grant.subtoggles
 
     def _registration(self, client: Any, device: Any) -> None:
-        if device is None:
+        grant = self.center.gate.grant_for(Purpose.DEVICE_REGISTRATION)
+        if device is None or grant is None:
             return
+        # A new grant (a withdrawal asked the cloud to delete the last registration) or a
+        # switched sub-toggle (the serial in clear) changes what the cloud should hold.
         identity = json.dumps(
-            [device.values.get(v) for v in ("device.model", "device.serial", "ups.firmware")]
+            [
+                *(device.values.get(v) for v in ("device.model", "device.serial", "ups.firmware")),
+                grant.epoch,
+                sorted(grant.subtoggles),
+            ]
         )
         if self._marks.get("registered") == identity:
             return
@@ -291,6 +312,10 @@ class Uploads:
             # History from before a grant never goes out: it was recorded for local use.
             self._marks["energy_until"] = end
             return
+        granted_at = self._granted_at(Purpose.ENERGY_HISTORY)
+        if granted_at is not None:
+            # Nor does the bucket the grant fell in, which holds readings from before it.
+            start = max(start, collect.bucket_ceil(granted_at))
         while end - start >= ENERGY_BATCH_S:
             stop = start + ENERGY_BATCH_S
             aggregates = collect.series(self._history, device, start, stop)
@@ -300,11 +325,28 @@ class Uploads:
             start = stop
         self._marks["energy_until"] = start
 
+    def _granted_at(self, purpose: Purpose) -> float | None:
+        """When the recorded grant was made; None for an admin policy's, which has no time."""
+        record = self.center.store.consent(purpose).record
+        if record.stored is not ConsentState.GRANTED or record.decided_at is None:
+            return None
+        # decided_at is cut to whole seconds; the grant itself came up to a second later.
+        return datetime.fromisoformat(record.decided_at).timestamp() + 1.0
+
+    def _take_errors(self, *, keep: bool) -> dict[str, int]:
+        """The error counts made under the diagnostics grant in force; empty without one."""
+        grant = self.center.gate.grant_for(Purpose.DIAGNOSTICS)
+        with self._lock:
+            current = grant is not None and grant.epoch == self._errors_epoch
+            errors = dict(self._errors) if current else {}
+            if not keep:
+                self._errors = {}
+            return errors
+
     def _diagnostics(self, client: Any, now: float) -> None:
         if now - self._marks.get("diagnostics", now - DIAGNOSTICS_S) < DIAGNOSTICS_S:
             return
-        with self._lock:
-            errors, self._errors = self._errors, {}
+        errors = self._take_errors(keep=False)
         self._marks["diagnostics"] = now
         if errors:
             self._queue(Purpose.DIAGNOSTICS, collect.snapshot(client, None, error_codes=errors))
