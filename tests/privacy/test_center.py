@@ -15,8 +15,8 @@ import pytest
 
 from tests.keyrings import MemoryKeyring
 from tests.peers.cloud import Answer, CloudServer
+from tests.privacy.samples import snapshot
 from upsight.agent.privacy.admin_policy import EffectivePolicy, load_policy
-from upsight.agent.privacy.builder import ClientFacts, DeviceFacts, Snapshot
 from upsight.agent.privacy.center import PrivacyCenter, PurposeOff
 from upsight.agent.privacy.consent import LocalUser, Surface
 from upsight.agent.privacy.ledger import LedgerResult
@@ -30,32 +30,6 @@ USER = LocalUser(1000)
 CLI = Surface.CLI
 ALERTS = Purpose.CLOUD_ALERTS
 REGISTRATION = Purpose.DEVICE_REGISTRATION
-SERIAL = "AS1234567890"
-
-
-def snapshot(charge: float = 87.0) -> Snapshot:
-    client = ClientFacts(
-        agent_version="1.0.0",
-        os_family="linux",
-        os_version="6.1.0-18-amd64",
-        locale="en_US.UTF-8",
-        tz_offset_s=3600,
-        install_id="00000000-0000-4000-8000-000000000000",
-        hostname=None,
-    )
-    device = DeviceFacts(
-        connection="usb",
-        label=None,
-        values={
-            "battery.charge": charge,
-            "battery.runtime": 1380.0,
-            "device.model": "Back-UPS ES 700",
-            "device.serial": SERIAL,
-            "ups.firmware": "871.O4 .I",
-        },
-        status=frozenset({"OL"}),
-    )
-    return Snapshot(client=client, device=device)
 
 
 def policy_root(tmp_path: Path, document: dict[str, object] | None) -> Path:

@@ -19,11 +19,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tests.keyrings import DIR_ENV, DirectoryKeyring, MemoryKeyring
+from tests.privacy.samples import snapshot
 from upsight.agent import privacy_cli
 from upsight.agent.history.store import HistoryStore
 from upsight.agent.paths import AppPaths
 from upsight.agent.privacy.admin_policy import load_policy
-from upsight.agent.privacy.builder import ClientFacts, DeviceFacts, Snapshot
 from upsight.agent.privacy.center import PrivacyCenter
 from upsight.agent.privacy.envelope import Envelope
 from upsight.agent.privacy.inventory import load_inventory
@@ -43,30 +43,6 @@ ENERGY = Purpose.ENERGY_HISTORY
 REGISTRATION = Purpose.DEVICE_REGISTRATION
 SERIAL_CLEAR = "send_serial_clear"
 TOKEN = "tok-3c9e1a7f52"
-
-
-def snapshot() -> Snapshot:
-    client = ClientFacts(
-        agent_version="1.0.0",
-        os_family="linux",
-        os_version="6.1.0-18-amd64",
-        locale="en_US.UTF-8",
-        tz_offset_s=3600,
-        install_id="00000000-0000-4000-8000-000000000000",
-        hostname=None,
-    )
-    device = DeviceFacts(
-        connection="usb",
-        label=None,
-        values={
-            "battery.charge": 87.0,
-            "battery.runtime": 1380.0,
-            "device.model": "Back-UPS ES 700",
-            "device.serial": "AS1234567890",
-        },
-        status=frozenset({"OL"}),
-    )
-    return Snapshot(client=client, device=device)
 
 
 @dataclass(frozen=True)

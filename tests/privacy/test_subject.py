@@ -17,11 +17,11 @@ from jsonschema import Draft202012Validator
 from keyring.backends import fail
 
 from tests.keyrings import MemoryKeyring
+from tests.privacy.samples import snapshot
 from upsight.agent.events import Event, EventKind
 from upsight.agent.history.store import HistoryStore
 from upsight.agent.privacy import subject
 from upsight.agent.privacy.admin_policy import load_policy
-from upsight.agent.privacy.builder import ClientFacts, DeviceFacts, Snapshot
 from upsight.agent.privacy.center import PrivacyCenter
 from upsight.agent.privacy.consent import ConsentState, LocalUser, Surface
 from upsight.agent.privacy.envelope import Envelope
@@ -36,25 +36,6 @@ ALERTS = Purpose.CLOUD_ALERTS
 DEVICE = "ups"
 MINUTES = 5
 HISTORY_MEMBERS = {"history/events.jsonl", "history/minutes.jsonl", "history/hours.jsonl"}
-
-
-def snapshot() -> Snapshot:
-    client = ClientFacts(
-        agent_version="1.0.0",
-        os_family="linux",
-        os_version="6.1.0-18-amd64",
-        locale="en_US.UTF-8",
-        tz_offset_s=0,
-        install_id="00000000-0000-4000-8000-000000000000",
-        hostname=None,
-    )
-    device = DeviceFacts(
-        connection="usb",
-        label=None,
-        values={"battery.charge": 87.0, "battery.runtime": 1380.0},
-        status=frozenset({"OL"}),
-    )
-    return Snapshot(client=client, device=device)
 
 
 @pytest.fixture
