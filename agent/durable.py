@@ -43,3 +43,30 @@ def replace_file(path: Path, data: bytes, tmp: Path | None = None) -> None:
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+SQLITE_FILES: tuple[str, ...] = ("", "-wal", "-shm")
+"""A SQLite database's own suffixes: its WAL and shared memory belong with it."""
+
+
+def keep_aside(path: Path, stamp: str, suffixes: tuple[str, ...] = ("",)) -> Path:
+    """Rename a damaged file to ``<name>.corrupt-<stamp>`` so a fresh one can start.
+
+    Never overwrites an earlier copy (``-2``, ``-3``... are appended). Each of
+    ``suffixes`` names a companion file (``path`` plus the suffix) moved along with it
+    when it exists; for SQLite pass :data:`SQLITE_FILES`, since a WAL left behind would
+    be replayed into the new database.
+
+    Returns:
+        The new name of ``path``.
+    """
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    serial = 1
+    while aside.exists():
+        serial += 1
+        aside = path.with_name(f"{path.name}.corrupt-{stamp}-{serial}")
+    for suffix in suffixes:
+        source = Path(f"{path}{suffix}")
+        if source.exists():
+            os.replace(source, Path(f"{aside}{suffix}"))
+    return aside

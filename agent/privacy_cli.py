@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from upsight.agent.privacy.builder import utc_text
+from upsight.agent.privacy.consent import LocalUser, Surface
 from upsight.agent.privacy.purposes import PURPOSES, UPLOAD_PURPOSES, Purpose
 
 if TYPE_CHECKING:
@@ -77,12 +78,6 @@ def _center(paths: AppPaths) -> PrivacyCenter:
     from upsight.agent.privacy.center import PrivacyCenter
 
     return PrivacyCenter(paths.data_dir / "privacy")
-
-
-def _actor() -> Any:
-    from upsight.agent.privacy.consent import LocalUser
-
-    return LocalUser(os.getuid() if hasattr(os, "getuid") else os.getlogin())
 
 
 def _tell_agent(client: ApiClient | None) -> None:
@@ -167,12 +162,9 @@ def _ledger(center: PrivacyCenter, args: argparse.Namespace) -> int:
     if not entries:
         print("Nothing has been sent, rejected or dropped.")
     for e in entries:
-        from upsight.agent.privacy.subject import _iso
-
         detail = f" ({e.detail})" if e.detail else ""
-        print(
-            f"{_iso(e.at)}  {e.purpose:<19} {e.result:<22} {e.size:>6} B  {e.envelope_id}{detail}"
-        )
+        when = utc_text(e.at)
+        print(f"{when}  {e.purpose:<19} {e.result:<22} {e.size:>6} B  {e.envelope_id}{detail}")
         if args.payload and e.payload:
             print(json.dumps(json.loads(e.payload), indent=2, sort_keys=True))
     return 0
@@ -236,9 +228,7 @@ def _token(center: PrivacyCenter, state: str) -> int:
 
 
 def _grant(center: PrivacyCenter, args: argparse.Namespace, client: ApiClient | None) -> int:
-    from upsight.agent.privacy.consent import Surface
-
-    center.grant(args.purpose, actor=_actor(), surface=Surface.CLI)
+    center.grant(args.purpose, actor=LocalUser.current(), surface=Surface.CLI)
     _tell_agent(client)
     view = center.gate.view(args.purpose)
     if not view.effective.on:
@@ -249,9 +239,7 @@ def _grant(center: PrivacyCenter, args: argparse.Namespace, client: ApiClient | 
 
 
 def _withdraw(center: PrivacyCenter, args: argparse.Namespace, client: ApiClient | None) -> int:
-    from upsight.agent.privacy.consent import Surface
-
-    done = center.withdraw(args.purpose, actor=_actor(), surface=Surface.CLI)
+    done = center.withdraw(args.purpose, actor=LocalUser.current(), surface=Surface.CLI)
     _tell_agent(client)
     if not done.changed:
         print(f"{args.purpose}: already not allowed.")
@@ -265,10 +253,10 @@ def _withdraw(center: PrivacyCenter, args: argparse.Namespace, client: ApiClient
 
 
 def _subtoggle(center: PrivacyCenter, args: argparse.Namespace, client: ApiClient | None) -> int:
-    from upsight.agent.privacy.consent import Surface
-
     on = args.state == "on"
-    center.set_subtoggle(args.purpose, args.name, on, actor=_actor(), surface=Surface.CLI)
+    center.set_subtoggle(
+        args.purpose, args.name, on, actor=LocalUser.current(), surface=Surface.CLI
+    )
     _tell_agent(client)
     print(f"{args.purpose}: {args.name} {args.state}.")
     return 0

@@ -48,6 +48,7 @@ from operator import le
 from pathlib import Path
 from typing import Any, Final
 
+from upsight.agent.durable import SQLITE_FILES, keep_aside
 from upsight.agent.events import Event, EventKind
 from upsight.agent.history.downsampler import (
     HOUR_S,
@@ -357,17 +358,7 @@ class HistoryStore:
 
     def _move_aside(self) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(self._clock.time()))
-        aside = self._path.with_name(f"{self._path.name}.corrupt-{stamp}")
-        serial = 1
-        while aside.exists():  # never overwrite an earlier corrupt copy
-            serial += 1
-            aside = self._path.with_name(f"{self._path.name}.corrupt-{stamp}-{serial}")
-        # The WAL and shared-memory files belong to the old file: left in place,
-        # SQLite would replay them into the new one.
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{self._path}{suffix}")
-            if source.exists():
-                source.replace(Path(f"{aside}{suffix}"))
+        aside = keep_aside(self._path, stamp, SQLITE_FILES)
         logger.error("Moved corrupt history database %s to %s; starting afresh", self._path, aside)
 
     def _load_names(self) -> None:

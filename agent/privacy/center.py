@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import secrets as random_bytes
@@ -29,7 +30,7 @@ from upsight.agent.privacy.consent import (
 )
 from upsight.agent.privacy.envelope import Envelope
 from upsight.agent.privacy.gate import ConsentGate, PurposeView
-from upsight.agent.privacy.inventory import Inventory, load_inventory
+from upsight.agent.privacy.inventory import Inventory, Transform, load_inventory
 from upsight.agent.privacy.ledger import Ledger, LedgerResult
 from upsight.agent.privacy.outbox import Dropped, DropReason, Outbox, Quota
 from upsight.agent.privacy.purposes import PURPOSES, UPLOAD_PURPOSES, Purpose
@@ -327,7 +328,7 @@ class PrivacyCenter:
         pseudonymised = {
             f.id
             for f in self.inventory.fields.values()
-            if any(str(t) == "hmac_sha256_install_secret" for t in f.upload_transform.values())
+            if Transform.HMAC_INSTALL_SECRET in f.upload_transform.values()
         }
         found: set[str] = set()
         for entry in self.ledger.entries():
@@ -362,8 +363,6 @@ def _storage_problem(problem: str | None) -> str | None:
 
 
 def _payload_value(payload: str | None, name: str) -> object:
-    import json
-
     if payload is None:
         return None
     document = json.loads(payload)

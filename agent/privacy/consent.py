@@ -21,7 +21,7 @@ from types import MappingProxyType
 from typing import Any, Final, TypeAlias, TypeVar
 
 from upsight.agent import __version__
-from upsight.agent.durable import fsync_dir, replace_file
+from upsight.agent.durable import fsync_dir, keep_aside, replace_file
 from upsight.agent.privacy.purposes import (
     ORG_GRANTABLE,
     PURPOSES,
@@ -102,6 +102,11 @@ class LocalUser:
     """
 
     uid: int | str
+
+    @classmethod
+    def current(cls) -> LocalUser:
+        """The user running this process (uid on POSIX, login name elsewhere)."""
+        return cls(os.getuid() if hasattr(os, "getuid") else os.getlogin())
 
 
 @dataclass(frozen=True)
@@ -785,7 +790,11 @@ class ConsentStore:
         try:
             for path in (self.consent_file, self.log_file):
                 if path.exists():
-                    kept.append(_keep_aside(path, self._clock()))
+                    kept.append(
+                        keep_aside(
+                            path, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
+                        )
+                    )
         except OSError as exc:
             raise ConsentStoreError(path, f"cannot be moved aside ({exc})") from exc
         if kept:
@@ -957,17 +966,6 @@ def _truncate_torn_tail(path: Path) -> None:
             handle.truncate(keep)
             handle.flush()
             os.fsync(handle.fileno())
-
-
-def _keep_aside(path: Path, now: float) -> Path:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now))
-    target = path.with_name(f"{path.name}.corrupt-{stamp}")
-    n = 1
-    while target.exists():
-        target = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
-        n += 1
-    os.replace(path, target)
-    return target
 
 
 if sys.platform == "win32":

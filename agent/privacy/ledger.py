@@ -29,6 +29,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, Final, TypeVar
 
+from upsight.agent.durable import SQLITE_FILES, keep_aside
 from upsight.agent.privacy.envelope import Envelope, EnvelopeFormatError
 from upsight.agent.privacy.outbox import Dropped, DropReason
 from upsight.agent.privacy.purposes import Purpose
@@ -535,17 +536,7 @@ class Ledger:
         return db
 
     def _move_aside(self) -> None:
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self._clock())}")
-        serial = 1
-        while aside.exists():  # never overwrite an earlier corrupt copy
-            serial += 1
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(self._clock())}-{serial}")
-        # The WAL and shared-memory files belong to the old file: left in place, SQLite
-        # would replay them into the new one.
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(f"{self.path}{suffix}")
-            if source.exists():
-                source.replace(Path(f"{aside}{suffix}"))
+        aside = keep_aside(self.path, str(int(self._clock())), SQLITE_FILES)
         logger.error("Moved corrupt upload ledger %s to %s; starting afresh", self.path, aside)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from upsight.agent import __version__
 from upsight.agent.history.store import HistoryStore
+from upsight.agent.privacy.builder import utc_text
 from upsight.agent.privacy.center import PrivacyCenter
 from upsight.agent.privacy.purposes import UPLOAD_PURPOSES
 from upsight.agent.privacy.secrets import SecureStorageUnavailable
@@ -33,10 +34,6 @@ class ExportedFile:
     description: str
     bytes: int
     sha256: str
-
-
-def _iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 
 
 def _jsonl(rows: Iterator[dict[str, Any]]) -> bytes:
@@ -111,7 +108,7 @@ def export(center: PrivacyCenter, history: HistoryStore | None, out: Path) -> li
     ]
     manifest = {
         "schema": EXPORT_SCHEMA,
-        "created_at": _iso(now),
+        "created_at": utc_text(now),
         "app_version": __version__,
         "inventory_version": center.inventory.version,
         "notice_version": center.notice.version,
@@ -147,7 +144,7 @@ def delete_local(center: PrivacyCenter, history_db: Path) -> LocalDeletion:
     """
     from upsight.agent.privacy.consent import LocalUser, Surface
 
-    actor = LocalUser(_uid())
+    actor = LocalUser.current()
     withdrawn = sum(
         center.withdraw(p, actor=actor, surface=Surface.CLI).changed for p in UPLOAD_PURPOSES
     )
@@ -168,9 +165,3 @@ def delete_local(center: PrivacyCenter, history_db: Path) -> LocalDeletion:
         token = False
     center.reset_identifiers()
     return LocalDeletion(withdrawn, envelopes, rows, removed, token)
-
-
-def _uid() -> int | str:
-    import os
-
-    return os.getuid() if hasattr(os, "getuid") else os.getlogin()

@@ -13,11 +13,18 @@ from typing import Any, Final
 
 from upsight.agent.bus import Message
 from upsight.agent.config import Config
+from upsight.agent.durable import replace_file
 from upsight.agent.events import Event, EventKind
 from upsight.agent.history.store import HistoryStore
 from upsight.agent.monitor import DeviceState
 from upsight.agent.privacy import snapshot as collect
-from upsight.agent.privacy.builder import EnvelopeInvalid, EventFact, Snapshot
+from upsight.agent.privacy.builder import (
+    ClientFacts,
+    DeviceFacts,
+    EnvelopeInvalid,
+    EventFact,
+    Snapshot,
+)
 from upsight.agent.privacy.center import PrivacyCenter, PurposeOff
 from upsight.agent.privacy.consent import ConsentState
 from upsight.agent.privacy.envelope import Envelope
@@ -286,7 +293,7 @@ class Uploads:
         grant = self.center.gate.grant_for(Purpose.CLOUD_ALERTS)
         return grant is not None and "use_hostname_as_label" in grant.subtoggles
 
-    def _registration(self, client: Any, device: Any) -> None:
+    def _registration(self, client: ClientFacts, device: DeviceFacts | None) -> None:
         grant = self.center.gate.grant_for(Purpose.DEVICE_REGISTRATION)
         if device is None or grant is None:
             return
@@ -304,7 +311,7 @@ class Uploads:
         if self._queue(Purpose.DEVICE_REGISTRATION, collect.snapshot(client, device)):
             self._marks["registered"] = identity
 
-    def _energy(self, client: Any, device: str, now: float) -> None:
+    def _energy(self, client: ClientFacts, device: str, now: float) -> None:
         end = collect.bucket_floor(now)
         start = self._marks.get("energy_until", end - ENERGY_BATCH_S)
         start = max(start, end - ENERGY_BACKFILL_S)
@@ -343,7 +350,7 @@ class Uploads:
                 self._errors = {}
             return errors
 
-    def _diagnostics(self, client: Any, now: float) -> None:
+    def _diagnostics(self, client: ClientFacts, now: float) -> None:
         if now - self._marks.get("diagnostics", now - DIAGNOSTICS_S) < DIAGNOSTICS_S:
             return
         errors = self._take_errors(keep=False)
@@ -371,6 +378,4 @@ def _load_marks(path: Path) -> dict[str, Any]:
 
 
 def _save_marks(path: Path, marks: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(marks), encoding="utf-8")
-    tmp.replace(path)
+    replace_file(path, json.dumps(marks).encode("utf-8"))
