@@ -75,6 +75,7 @@ class DeviceMonitor:
         # Status as far as events have announced it (lags the device during debounce).
         self._announced: Status | None = None
         self._ob_since_mono: float | None = None
+        self._forced_shutdown = False
 
     @property
     def state(self) -> DeviceState:
@@ -84,8 +85,30 @@ class DeviceMonitor:
         """Record the identity of a (re)connected device."""
         self._state = replace(self._state, info=info, commands=commands, error=None)
 
+    @property
+    def forced_shutdown(self) -> bool:
+        return self._forced_shutdown
+
+    def force_shutdown(self) -> list[Event]:
+        """Latch FSD: this and every later reading carries it until the agent restarts.
+
+        This is what upsd does when a primary asks, and what NUT secondaries watch
+        for; the current reading, if any, is re-announced with the flag at once.
+        """
+        if self._forced_shutdown:
+            return []
+        self._forced_shutdown = True
+        current = self._state.reading
+        if current is None:
+            return []
+        reading = _with_fsd(current)
+        self._state = replace(self._state, reading=reading, last_reading=reading)
+        return self._debounced(reading, self._clock.monotonic())
+
     def on_reading(self, reading: Reading) -> list[Event]:
         """Accept a fresh reading; returns the events it implies."""
+        if self._forced_shutdown:
+            reading = _with_fsd(reading)
         now = self._clock.monotonic()
         events: list[Event] = []
         if self._commbad_sent:
@@ -193,3 +216,8 @@ class DeviceMonitor:
 
     def _event(self, kind: EventKind, reading: Reading | None) -> Event:
         return make_event(self._clock.time(), self._device, kind, reading)
+
+
+def _with_fsd(reading: Reading) -> Reading:
+    status = reading.status
+    return replace(reading, status=Status(status.flags | UpsFlag.FSD, status.unknown))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from upsight.agent.bus import Message
 from upsight.agent.events import Event
@@ -16,11 +17,18 @@ from upsight.agent.monitor import DeviceMonitor, DeviceState
 from upsight.drivers import Driver, open_device
 from upsight.drivers.base import ChangeNotifier
 from upsight.drivers.clock import Clock
-from upsight.drivers.errors import DeviceSpecError, DriverUnavailable, UpsError
+from upsight.drivers.errors import (
+    DeviceSpecError,
+    Disconnected,
+    DriverUnavailable,
+    TransportTimeout,
+    UpsError,
+)
 
 log = logging.getLogger(__name__)
 
 Opener = Callable[[str, Clock], Driver]
+T = TypeVar("T")
 
 # Reconnect delays: quick first retries so an unplugged cable that comes back is
 # picked up within a few seconds, capped so a missing device costs little.
@@ -49,6 +57,10 @@ class Poller:
         self._clock = clock
         self._opener = opener
         self._lock = threading.Lock()
+        # Drivers are used by one thread at a time: polls and commands take turns.
+        self._driver_lock = threading.Lock()
+        self._callers = 0
+        self._callers_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._driver: Driver | None = None
@@ -77,6 +89,11 @@ class Poller:
         with self._lock:
             self._emit(self.monitor.on_tick(), changed=False)
 
+    def force_shutdown(self) -> None:
+        """Latch FSD on the device (see DeviceMonitor.force_shutdown)."""
+        with self._lock:
+            self._emit(self.monitor.force_shutdown(), changed=True)
+
     def next_deadline(self) -> float | None:
         """When this device next needs a tick (see DeviceMonitor.next_deadline)."""
         with self._lock:
@@ -87,6 +104,36 @@ class Poller:
         self.tick()
         with self._lock:
             return self.monitor.state
+
+    def call(self, work: Callable[[Driver], T], timeout_s: float) -> T:
+        """Run ``work`` on the connected driver between two polls and return its result.
+
+        Raises:
+            Disconnected: the device is not connected right now.
+            TransportTimeout: the driver stayed busy for ``timeout_s``.
+            UpsError: whatever ``work`` raised.
+        """
+        with self._callers_lock:
+            self._callers += 1
+        try:
+            if not self._driver_lock.acquire(timeout=timeout_s):
+                raise TransportTimeout(f"{self.name}: the device stayed busy for {timeout_s:g} s")
+        finally:
+            with self._callers_lock:
+                self._callers -= 1
+        try:
+            driver = self._driver
+            if driver is None:
+                raise Disconnected(f"{self.name} is not connected")
+            return work(driver)
+        finally:
+            self._driver_lock.release()
+
+    def _let_callers_in(self) -> None:
+        # Lock hand-over is not fair: without this pause the poll thread, which
+        # re-takes the driver at once, could keep a waiting command out for long.
+        while self._callers and not self._stop.is_set():
+            self._stop.wait(0.005)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -112,8 +159,11 @@ class Poller:
             remaining = deadline - self._clock.monotonic()
             if remaining <= 0:
                 return
+            self._let_callers_in()
             try:
-                if driver.wait_for_change(min(remaining, WAKE_SLICE_S)):
+                with self._driver_lock:
+                    changed = driver.wait_for_change(min(remaining, WAKE_SLICE_S))
+                if changed:
                     return
             except Exception:
                 # The next read reports what is wrong; until then, wait as usual.
@@ -122,6 +172,11 @@ class Poller:
                 return
 
     def _poll_once(self) -> bool:
+        self._let_callers_in()
+        with self._driver_lock:
+            return self._poll_locked()
+
+    def _poll_locked(self) -> bool:
         try:
             if self._driver is None:
                 self._connect()

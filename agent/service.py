@@ -142,6 +142,40 @@ class Agent:
         """A snapshot of every device, staleness applied as of now."""
         return [poller.state() for poller in self._pollers]
 
+    def device_names(self) -> list[str]:
+        """The short NUT-style names of the monitored devices, in order."""
+        return [poller.name for poller in self._pollers]
+
+    def run_command(
+        self, device: str, name: str, value: str | None = None, timeout_s: float = 10.0
+    ) -> None:
+        """Run a NUT instant command such as ``beeper.mute`` on a device, between polls.
+
+        Raises:
+            KeyError: no device has that name.
+            UnsupportedCommand: the device does not offer the command.
+            UpsError: the device is not connected, stayed busy, or failed.
+        """
+        poller = self._poller(device)
+        log.info("%s: running %s%s", device, name, "" if value is None else f" {value}")
+        poller.call(lambda driver: driver.run(name, value), timeout_s)
+
+    def force_shutdown(self, device: str, by: str) -> None:
+        """Latch FSD on a device, so that it and every NUT secondary treat it as critical.
+
+        Raises:
+            KeyError: no device has that name.
+        """
+        poller = self._poller(device)
+        log.warning("%s: forced shutdown set by %s", device, by)
+        poller.force_shutdown()
+
+    def _poller(self, device: str) -> Poller:
+        for poller in self._pollers:
+            if poller.name == device:
+                return poller
+        raise KeyError(f"no device named {device!r}")
+
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Receive every later device state and event (on the bus thread)."""
         return self.bus.subscribe(callback)

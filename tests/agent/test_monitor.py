@@ -182,3 +182,26 @@ def test_next_deadline_covers_debounce_and_nocomm() -> None:
     clock.advance(4)
     monitor.on_tick()
     assert monitor.next_deadline() == last_good + 60, "NOCOMM counts from the last good data"
+
+
+def test_forced_shutdown_before_any_reading_shows_on_the_first_one() -> None:
+    clock = FakeClock()
+    monitor = make(clock)
+    assert monitor.force_shutdown() == []
+    assert monitor.forced_shutdown
+    assert feed(monitor, clock, "OL") == [K.FSD]
+    state = monitor.state.reading
+    assert state is not None
+    assert str(state.status) == "FSD OL"
+
+
+def test_forced_shutdown_is_announced_at_once_and_only_once() -> None:
+    clock = FakeClock()
+    monitor = make(clock)
+    feed(monitor, clock, "OB DISCHRG", 2)
+    assert [e.kind for e in monitor.force_shutdown()] == [K.FSD]
+    assert monitor.force_shutdown() == []
+    assert feed(monitor, clock, "OB DISCHRG LB", 3) == [K.LOWBATT]
+    last = monitor.state.last_reading
+    assert last is not None
+    assert str(last.status) == "FSD OB LB DISCHRG"
