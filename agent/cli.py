@@ -17,10 +17,13 @@ if TYPE_CHECKING:
     import logging
 
     from upsight.agent.api.client import ApiClient
+    from upsight.agent.config import LoadResult
     from upsight.agent.history.store import HistoryStore
     from upsight.agent.monitor import DeviceState
     from upsight.agent.paths import AppPaths
     from upsight.agent.privacy.center import PrivacyCenter
+    from upsight.agent.protection.executors import CapturingExecutor
+    from upsight.agent.settings_policy import Locks
     from upsight.drivers.discovery import Found
     from upsight.drivers.model import Reading
 
@@ -43,13 +46,13 @@ def _paths() -> AppPaths:
 
 
 def _agent_client() -> ApiClient | None:
-    """A client of the running agent, or None when no agent answers."""
+    """A client of the user's own agent, else of the machine's service; None when none answers."""
     from upsight.agent.api.client import ApiClient
 
-    socket = _paths().api_socket
-    if not ApiClient.is_running(socket):
-        return None
-    return ApiClient(socket)
+    for socket in (_paths().api_socket, _system_paths().api_socket):
+        if ApiClient.is_running(socket):
+            return ApiClient(socket)
+    return None
 
 
 def _print_values(values: dict[str, Any], as_json: bool) -> None:
@@ -153,22 +156,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     from upsight.agent import config as config_file
     from upsight.agent.events import Event, Severity
     from upsight.agent.service import Agent
+    from upsight.agent.service_mode.notify import Notifier
 
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     log = logging.getLogger("upsight")
-    paths = _paths()
-    loaded = config_file.load(paths.config_file)
+    notifier = Notifier.from_environ()
+    paths = _system_paths() if args.system else _paths()
+    loaded, locks = _effective_config(paths)
     for problem in loaded.problems:
         log.warning("%s", problem)
     devices = list(args.device or loaded.config.devices) or _unconfigured_devices(
         log, str(paths.config_file)
     )
+    config = loaded.config
+    if args.nut_listen is not None:
+        try:
+            config = config_file.with_value(config, "nut_server.listen", args.nut_listen)
+        except config_file.ConfigError as exc:
+            raise CliError(str(exc), 2) from None
     agent = Agent(
-        paths, loaded.config, devices, serve_api=not args.no_api, privacy=_privacy_center(paths)
+        paths,
+        config,
+        devices,
+        serve_api=not args.no_api,
+        privacy=_privacy_center(paths),
+        executor=_dry_run_executor() if args.dry_run else None,
     )
+    agent.locks = locks
 
     def log_event(message: object) -> None:
         if isinstance(message, Event):
@@ -181,12 +198,33 @@ def cmd_run(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     agent.start()
     log.info("monitoring %s; history in %s", ", ".join(devices), paths.history_db)
+    notifier.ready(f"monitoring {', '.join(devices)}")
     try:
-        stop.wait()
+        # Without a systemd watchdog this waits for a signal; with one it pings meanwhile.
+        while not stop.wait(notifier.ping_interval_s):
+            notifier.watchdog()
     finally:
+        notifier.stopping()
         agent.stop()
         log.info("stopped")
     return 0
+
+
+def _system_paths() -> AppPaths:
+    from upsight.agent.paths import AppPaths
+
+    return AppPaths.system()
+
+
+def _effective_config(paths: AppPaths) -> tuple[LoadResult, Locks]:
+    """The config file with the admin policy's settings applied, and the keys policy locks."""
+    from upsight.agent import config as config_file
+    from upsight.agent.privacy.admin_policy import load_policy
+    from upsight.agent.settings_policy import apply_policy
+
+    loaded = config_file.load(paths.config_file)
+    config, locks = apply_policy(loaded.config, load_policy())
+    return config_file.LoadResult(config, loaded.problems), locks
 
 
 def _unconfigured_devices(log: logging.Logger, config_file: str) -> list[str]:
@@ -384,6 +422,7 @@ def cmd_config(args: argparse.Namespace) -> int:
         else:
             loaded = config_file.load(paths.config_file)
             try:
+                _effective_config(paths)[1].check(args.key)
                 updated = config_file.with_value(loaded.config, args.key, value)
             except config_file.ConfigError as exc:
                 raise CliError(str(exc), 2) from None
@@ -391,12 +430,14 @@ def cmd_config(args: argparse.Namespace) -> int:
             table = config_file.as_table(updated)
         print(f"{args.key} = {json.dumps(table[args.key])}")
         return 0
-    loaded = config_file.load(paths.config_file)
+    loaded, locks = _effective_config(paths)
     for problem in loaded.problems:
         print(f"warning: {problem}", file=sys.stderr)
     print(f"# {paths.config_file}")
     for key, value in config_file.as_table(loaded.config).items():
-        print(f"{key} = {json.dumps(value)}")
+        source = locks.source(key)
+        lock = f"  # locked: managed by your organization ({source})" if source else ""
+        print(f"{key} = {json.dumps(value)}{lock}")
     return 0
 
 
@@ -412,6 +453,39 @@ def cmd_policy(args: argparse.Namespace) -> int:
     from upsight.agent import policy_cli
 
     return policy_cli.main(args.policy_args)
+
+
+def _dry_run_executor() -> CapturingExecutor:
+    from upsight.agent.protection.executors import CapturingExecutor
+
+    return CapturingExecutor()
+
+
+def cmd_protect(args: argparse.Namespace) -> int:
+    """Simulate an outage against the settings, or steer protection; parses its own arguments."""
+    from upsight.agent import protect_cli
+
+    return protect_cli.main(
+        args.protect_args, lambda: _effective_config(_paths())[0], _agent_client
+    )
+
+
+def _add_protect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sub.choices["run"].add_argument(
+        "--dry-run",
+        action="store_true",
+        help="protection only logs what it would run: no shutdown, and no FSD or UPS commands "
+        "to real UPSes",
+    )
+    # Like policy: protect_cli parses its own arguments and is imported only when used.
+    protect = sub.add_parser(
+        "protect",
+        help="when would this computer shut down? simulate, status, postpone, cancel",
+        add_help=False,
+        prefix_chars="+",
+    )
+    protect.add_argument("protect_args", nargs=argparse.REMAINDER)
+    protect.set_defaults(func=cmd_protect)
 
 
 def _privacy_center(paths: AppPaths) -> PrivacyCenter | None:
@@ -443,6 +517,39 @@ def cmd_privacy(args: argparse.Namespace) -> int:
             client.close()
 
 
+def cmd_nut_server(args: argparse.Namespace) -> int:
+    """Users of the NUT server and its settings; parses its own arguments."""
+    from upsight.agent.nut_server import cli as nut_server_cli
+
+    return nut_server_cli.main(args.nut_server_args, _paths())
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    """Install, remove or inspect the system service; parses its own arguments."""
+    from upsight.agent import service_cli
+
+    return service_cli.main(args.service_args)
+
+
+def _add_service(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    # `run --system` is how the service starts the agent, so it is registered with service mode.
+    sub.choices["run"].add_argument(
+        "--system",
+        action="store_true",
+        help="run as the machine's service, with its directories (on Linux /etc/upsight, "
+        "/var/lib/upsight, /run/upsight)",
+    )
+    # Like policy: service_cli parses its own arguments and is imported only when used.
+    service = sub.add_parser(
+        "service",
+        help="install, remove or inspect the agent's system service",
+        add_help=False,
+        prefix_chars="+",
+    )
+    service.add_argument("service_args", nargs=argparse.REMAINDER)
+    service.set_defaults(func=cmd_service)
+
+
 def _add_policy(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     # Like hid: policy_cli parses its own arguments and is imported only when used.
     policy = sub.add_parser(
@@ -461,6 +568,16 @@ def _add_policy(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     )
     privacy.add_argument("privacy_args", nargs=argparse.REMAINDER)
     privacy.set_defaults(func=cmd_privacy)
+    nut_server = sub.add_parser(
+        "nut-server",
+        help="users of the NUT server (upsc, upsmon, Home Assistant) and its settings",
+        add_help=False,
+        prefix_chars="+",
+    )
+    nut_server.add_argument("nut_server_args", nargs=argparse.REMAINDER)
+    nut_server.set_defaults(func=cmd_nut_server)
+    _add_service(sub)
+    _add_protect(sub)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -486,6 +603,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="monitor this device (repeatable); default: agent.devices",
     )
     run.add_argument("--no-api", action="store_true", help="do not serve the local API")
+    run.add_argument(
+        "--nut-listen",
+        metavar="HOST:PORT",
+        help='serve NUT clients on this address, e.g. 127.0.0.1:3493 ("" turns it off); '
+        "default: nut_server.listen",
+    )
     run.set_defaults(func=cmd_run)
 
     events = sub.add_parser("events", help="list recorded events")
@@ -538,12 +661,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_names() -> frozenset[str]:
+    """The names of the CLI's commands (``status``, ``run`` ...)."""
+    # argparse offers no public way to list subcommands; its actions are stable since 3.2.
+    return frozenset(
+        name
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+        for name in action.choices
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``upsight`` command."""
-    args = build_parser().parse_args(argv)
+    """The CLI's entry point: run the named command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.command is None:
-        # The desktop app takes this path once it exists; until then, show the status.
-        args = build_parser().parse_args(["status"])
+        # `upsight` alone starts the desktop app (gui/launcher.py); this module has none.
+        parser.print_help(sys.stderr)
+        return 2
     from upsight.agent.api.errors import ApiError
     from upsight.drivers.errors import UpsError
 

@@ -43,6 +43,25 @@ class Config:
     cloud_ca_bundle: str = ""
     cloud_max_requests_per_minute: float = 15.0
     device_label: str = ""
+    nut_listen: str = ""
+    nut_users_file: str = ""
+    nut_max_clients: int = 32
+    protection_action: str = "shutdown"
+    protection_on_battery_s: float = 0.0
+    protection_runtime_below_s: float = 300.0
+    protection_charge_below_pct: float = 20.0
+    protection_on_low_battery: bool = True
+    protection_delay_s: float = 60.0
+    protection_allow_postpone: bool = True
+    protection_postpone_s: float = 300.0
+    protection_max_postpones: int = 1
+    protection_command: tuple[str, ...] = ()
+    protection_command_timeout_s: float = 120.0
+    protection_ups_power_off: bool = False
+    protection_ups_power_off_delay_s: float = 120.0
+    protection_devices: tuple[str, ...] = ()
+    notifications_enabled: bool = True
+    notifications_min_severity: str = "info"
 
 
 @dataclass(frozen=True)
@@ -87,11 +106,64 @@ def _text(limit: int) -> Callable[[Any], str]:
     return convert
 
 
+def _integer(low: int, high: int) -> Callable[[Any], int]:
+    def convert(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError
+        return value
+
+    return convert
+
+
+def _listen(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError
+    if value:
+        from upsight.agent.nut_server.server import parse_listen
+
+        parse_listen(value)
+    return value
+
+
 def _devices(value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError
     for spec in value:
         parse_spec(spec)
+    return tuple(value)
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError
+    return value
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def convert(value: Any) -> str:
+        if value not in choices:
+            raise ValueError
+        return str(value)
+
+    return convert
+
+
+def _argv(value: Any) -> tuple[str, ...]:
+    # An argument list, never a shell line: each item reaches the program as it is.
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError
+    if value and not value[0]:
+        raise ValueError
+    return tuple(value)
+
+
+def _device_names(value: Any) -> tuple[str, ...]:
+    # The agent's short names: ups, ups2, ups3 ...
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and v.startswith("ups") and (v == "ups" or v[3:].isdecimal())
+        for v in value
+    ):
+        raise ValueError
     return tuple(value)
 
 
@@ -160,6 +232,128 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "device_label",
         "a name for the UPS of at most 64 characters, shown in cloud alerts if you allow them",
         _text(64),
+    ),
+    Setting(
+        "nut_server.listen",
+        "nut_listen",
+        'the address NUT clients connect to, "HOST:PORT" or "[v6]:PORT" such as '
+        '"127.0.0.1:3493"; empty turns the NUT server off',
+        _listen,
+    ),
+    Setting(
+        "nut_server.users_file",
+        "nut_users_file",
+        "the path of the NUT server's users file; empty means nut-users.toml beside config.toml",
+        _text(4096),
+    ),
+    Setting(
+        "nut_server.max_clients",
+        "nut_max_clients",
+        "a whole number of simultaneous NUT clients from 1 to 1000",
+        _integer(1, 1000),
+    ),
+    Setting(
+        "protection.action",
+        "protection_action",
+        '"shutdown", "hibernate", "command" (run protection.command), "notify" (only tell '
+        'you) or "none" (monitor only)',
+        _choice("shutdown", "hibernate", "command", "notify", "none"),
+    ),
+    Setting(
+        "protection.on_battery_s",
+        "protection_on_battery_s",
+        "a number of seconds on battery after which to act, from 0 to 86400 (0 is off)",
+        _number(0, 86400),
+    ),
+    Setting(
+        "protection.runtime_below_s",
+        "protection_runtime_below_s",
+        "act on battery when the UPS reports less runtime than this many seconds, "
+        "from 0 to 7200 (0 is off)",
+        _number(0, 7200),
+    ),
+    Setting(
+        "protection.charge_below_pct",
+        "protection_charge_below_pct",
+        "act on battery below this charge in percent when the UPS reports no runtime, "
+        "from 0 to 95 (0 is off)",
+        _number(0, 95),
+    ),
+    Setting(
+        "protection.on_low_battery",
+        "protection_on_low_battery",
+        "true or false: act at once when the UPS reports a low battery on battery (it is "
+        "honoured anyway when the UPS reports neither runtime nor charge)",
+        _flag,
+    ),
+    Setting(
+        "protection.delay_s",
+        "protection_delay_s",
+        "a number of seconds of warning before acting, from 0 to 3600",
+        _number(0, 3600),
+    ),
+    Setting(
+        "protection.allow_postpone",
+        "protection_allow_postpone",
+        "true or false: whether a user may postpone or cancel a scheduled shutdown",
+        _flag,
+    ),
+    Setting(
+        "protection.postpone_s",
+        "protection_postpone_s",
+        "a number of seconds one postponement adds, from 10 to 3600",
+        _number(10, 3600),
+    ),
+    Setting(
+        "protection.max_postpones",
+        "protection_max_postpones",
+        "a whole number of postponements allowed per warning, from 0 to 10",
+        _integer(0, 10),
+    ),
+    Setting(
+        "protection.command",
+        "protection_command",
+        'the program and its arguments as a list, such as ["/usr/local/bin/ups-down", '
+        '"--now"]; no shell is used',
+        _argv,
+    ),
+    Setting(
+        "protection.command_timeout_s",
+        "protection_command_timeout_s",
+        "a number of seconds the command may run before it is stopped, from 1 to 3600",
+        _number(1, 3600),
+    ),
+    Setting(
+        "protection.ups_power_off",
+        "protection_ups_power_off",
+        "true or false: after acting, tell the UPS to turn its output off and back on when "
+        "mains returns (shutdown.return)",
+        _flag,
+    ),
+    Setting(
+        "protection.ups_power_off_delay_s",
+        "protection_ups_power_off_delay_s",
+        "a number of seconds the UPS waits before turning its output off, from 10 to 600",
+        _number(10, 600),
+    ),
+    Setting(
+        "protection.devices",
+        "protection_devices",
+        'the UPSes that power this computer, such as ["ups", "ups2"]; empty means every '
+        "monitored UPS that is not simulated",
+        _device_names,
+    ),
+    Setting(
+        "notifications.enabled",
+        "notifications_enabled",
+        "true or false: whether the desktop app shows notifications",
+        _flag,
+    ),
+    Setting(
+        "notifications.min_severity",
+        "notifications_min_severity",
+        '"info", "warning" or "critical": the least severe event the desktop app shows',
+        _choice("info", "warning", "critical"),
     ),
 )
 _BY_KEY: Final[Mapping[str, Setting]] = {s.key: s for s in SETTINGS}

@@ -36,6 +36,11 @@ class EventKind(enum.Enum):
     OVERLOAD_CLEARED = "OVERLOAD_CLEARED"
     CHARGING = "CHARGING"
     CHARGED = "CHARGED"
+    SHUTDOWN_SCHEDULED = "SHUTDOWN_SCHEDULED"
+    SHUTDOWN_POSTPONED = "SHUTDOWN_POSTPONED"
+    SHUTDOWN_CANCELLED = "SHUTDOWN_CANCELLED"
+    SHUTDOWN_EXECUTING = "SHUTDOWN_EXECUTING"
+    SHUTDOWN_FAILED = "SHUTDOWN_FAILED"
 
 
 SEVERITY: Final[Mapping[EventKind, Severity]] = {
@@ -53,6 +58,11 @@ SEVERITY: Final[Mapping[EventKind, Severity]] = {
     EventKind.OVERLOAD_CLEARED: Severity.INFO,
     EventKind.CHARGING: Severity.INFO,
     EventKind.CHARGED: Severity.INFO,
+    EventKind.SHUTDOWN_SCHEDULED: Severity.CRITICAL,
+    EventKind.SHUTDOWN_POSTPONED: Severity.WARNING,
+    EventKind.SHUTDOWN_CANCELLED: Severity.INFO,
+    EventKind.SHUTDOWN_EXECUTING: Severity.CRITICAL,
+    EventKind.SHUTDOWN_FAILED: Severity.CRITICAL,
 }
 
 _TITLES: Final[Mapping[EventKind, str]] = {
@@ -70,6 +80,11 @@ _TITLES: Final[Mapping[EventKind, str]] = {
     EventKind.OVERLOAD_CLEARED: "Overload cleared",
     EventKind.CHARGING: "Charging",
     EventKind.CHARGED: "Fully charged",
+    EventKind.SHUTDOWN_SCHEDULED: "Shutdown scheduled",
+    EventKind.SHUTDOWN_POSTPONED: "Shutdown postponed",
+    EventKind.SHUTDOWN_CANCELLED: "Shutdown cancelled",
+    EventKind.SHUTDOWN_EXECUTING: "Shutting down",
+    EventKind.SHUTDOWN_FAILED: "Shutdown failed",
 }
 
 # Variables copied into an event so that it is readable on its own.

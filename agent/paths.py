@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,9 +51,32 @@ class AppPaths:
             runtime_dir=_from_env("UPSIGHT_RUNTIME_DIR") or _runtime_dir(),
         )
 
+    @classmethod
+    def system(cls, platform: str = sys.platform) -> AppPaths:
+        """Machine-wide directories of the agent run as a service (``upsight run --system``).
+
+        Linux: ``/etc/upsight``, ``/var/lib/upsight`` and ``/run/upsight`` (the last two
+        made by the systemd unit's StateDirectory= and RuntimeDirectory=). Windows: under
+        ``%ProgramData%\\Upsight``. macOS: ``/Library/Application Support/Upsight`` and
+        ``/var/run/upsight``. The socket's directory is world-readable so that every
+        user's app reaches the service.
+        """
+        if platform == "win32":
+            base = Path(os.environ.get("PROGRAMDATA", r"C:\ProgramData")) / "Upsight"
+            return cls(base, base / "data", base / "run")
+        if platform == "darwin":
+            base = Path("/Library/Application Support/Upsight")
+            return cls(base, base / "data", Path("/var/run/upsight"))
+        return cls(Path("/etc/upsight"), Path("/var/lib/upsight"), Path("/run/upsight"))
+
     @property
     def config_file(self) -> Path:
         return self.config_dir / "config.toml"
+
+    @property
+    def nut_users_file(self) -> Path:
+        """The NUT server's users file, unless ``nut_server.users_file`` names another."""
+        return self.config_dir / "nut-users.toml"
 
     @property
     def history_db(self) -> Path:

@@ -1,11 +1,11 @@
-"""``upsight policy``: the admin policy in effect with its sources and errors, and a file check."""
+"""``upsight policy``: the policy in effect with sources and errors, a file check, ADMX files."""
 
 from __future__ import annotations
 
 import argparse
 import json
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,6 +17,7 @@ from upsight.agent.privacy.admin_policy import (
     validate_file,
 )
 from upsight.agent.privacy.effective import PolicyDecision
+from upsight.agent.settings_policy import setting_problems
 
 _DECISIONS: Final = {
     PolicyDecision.NONE: "left to the user",
@@ -50,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="check a policy file; exit 1 naming each problem when it has any"
     )
     validate.add_argument("file", type=Path, metavar="FILE", help="a JSON policy file")
+    admx = actions.add_parser(
+        "admx", help="write Group Policy templates: OUTDIR/upsight.admx, OUTDIR/en-US/upsight.adml"
+    )
+    admx.add_argument("outdir", type=Path, metavar="OUTDIR", help="where to write them")
     return parser
 
 
@@ -148,7 +153,15 @@ def main(argv: Sequence[str]) -> int:
             return 1
         print("OK")
         return 0
+    if args.action == "admx":
+        from upsight.agent.admx import write
+
+        for path in write(args.outdir):
+            print(path)
+        return 0
     policy = load_policy(args.root)
+    # Values the schema lets through but the agent still refuses (an unknown device kind).
+    policy = replace(policy, errors=policy.errors + setting_problems(policy))
     if args.json:
         print(json.dumps(show_json(policy), indent=2))
     else:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from upsight.agent import config as config_file
@@ -20,12 +20,19 @@ from upsight.agent.history.store import HistoryStore, Retention
 from upsight.agent.monitor import DeviceMonitor, DeviceState, MonitorSettings
 from upsight.agent.paths import AppPaths
 from upsight.agent.poller import Opener, Poller
+from upsight.agent.protection.actions import Executor
+from upsight.agent.protection.executors import platform_executor
+from upsight.agent.protection.guard import ProtectionGuard
+from upsight.agent.protection.settings import ProtectionSettings
+from upsight.agent.settings_policy import NO_LOCKS, Locks
 from upsight.drivers import open_device
 from upsight.drivers.clock import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:
+    from upsight.agent.nut_server.server import NutServer
     from upsight.agent.privacy.center import PrivacyCenter
     from upsight.agent.privacy.uploads import Uploads
+    from upsight.drivers.base import WritableVar
 
 log = logging.getLogger(__name__)
 
@@ -70,11 +77,15 @@ class Agent:
         opener: Opener = open_device,
         serve_api: bool = True,
         privacy: PrivacyCenter | None = None,
+        locks: Locks = NO_LOCKS,
+        executor: Executor | None = None,
     ) -> None:
         if not devices:
             raise ValueError("the agent needs at least one device spec")
         self.paths = paths
         self._config = config
+        # Settings the organisation's managed policy enforces; set_setting refuses them.
+        self.locks = locks
         self._clock = clock
         self._opener = opener
         self._serve_api = serve_api
@@ -89,7 +100,17 @@ class Agent:
         self._stop = threading.Event()
         self._watchdog: threading.Thread | None = None
         self._api: Any = None
+        # The NUT network server, while nut_server.listen is set and it could start.
+        self.nut_server: NutServer | None = None
         self._lock = threading.Lock()
+        # Shutdown protection; it runs actions through the platform's executor unless
+        # another is given (a capturing one for --dry-run and tests).
+        self.protection = ProtectionGuard(
+            self,
+            ProtectionSettings.from_config(config),
+            executor if executor is not None else platform_executor(),
+            clock,
+        )
         self.uploads: Uploads | None = None
         if privacy is not None:
             from upsight.agent.privacy.uploads import Uploads
@@ -109,6 +130,7 @@ class Agent:
         self.bus.subscribe(self._record)
         if self.uploads is not None:
             self.bus.subscribe(self.uploads.on_message)
+        self.protection.start()
         self.bus.start()
         self._recorder.start()
         for poller in self._pollers:
@@ -121,10 +143,17 @@ class Agent:
             from upsight.agent.api.routes import start_api
 
             self._api = start_api(self)
+        if self._config.nut_listen:
+            from upsight.agent.nut_server.agent_backend import serve_agent
+
+            self.nut_server = serve_agent(self)
 
     def stop(self) -> None:
         """Stop polling, deliver what is queued, close history; safe to call twice."""
         self._stop.set()
+        if self.nut_server is not None:
+            self.nut_server.stop()
+            self.nut_server = None
         if self._api is not None:
             self._api.stop()
             self._api = None
@@ -133,6 +162,7 @@ class Agent:
         if self._watchdog is not None:
             self._watchdog.join(5.0)
             self._watchdog = None
+        self.protection.stop()
         self.bus.stop()
         if self.uploads is not None:
             self.uploads.stop()
@@ -170,6 +200,28 @@ class Agent:
         log.warning("%s: forced shutdown set by %s", device, by)
         poller.force_shutdown()
 
+    def writable(self, device: str, timeout_s: float = 10.0) -> Mapping[str, WritableVar]:
+        """The variables of a device that ``set_variable`` may change, asked between polls.
+
+        Raises:
+            KeyError: no device has that name.
+            UpsError: the device is not connected, stayed busy, or failed.
+        """
+        return self._poller(device).call(lambda driver: driver.writable(), timeout_s)
+
+    def set_variable(self, device: str, name: str, value: str, timeout_s: float = 10.0) -> None:
+        """Change a writable variable such as ``ups.delay.shutdown`` on a device, between polls.
+
+        Raises:
+            KeyError: no device has that name.
+            UnsupportedCommand: the device does not let the variable be changed.
+            InvalidValue: the variable cannot take that value.
+            UpsError: the device is not connected, stayed busy, or failed.
+        """
+        poller = self._poller(device)
+        log.info("%s: setting %s to %r", device, name, value)
+        poller.call(lambda driver: driver.set_variable(name, value), timeout_s)
+
     def _poller(self, device: str) -> Poller:
         for poller in self._pollers:
             if poller.name == device:
@@ -187,15 +239,21 @@ class Agent:
         device list apply at the next start.
 
         Raises:
-            ConfigError: the key is unknown or the value invalid.
+            ConfigError: the key is unknown, the value invalid, or the key managed by
+                the organisation's policy.
         """
+        self.locks.check(key)
         with self._lock:
             updated = config_file.with_value(self._config, key, value)
-            config_file.save(self.paths.config_file, updated)
+            # The file keeps the user's own choices: policy values never land in it, so
+            # a recommended value still follows the policy and a lifted lock frees the key.
+            saved = config_file.load(self.paths.config_file).config
+            config_file.save(self.paths.config_file, config_file.with_value(saved, key, value))
             self._config = updated
             settings = monitor_settings(updated)
             for poller in self._pollers:
                 poller.monitor.settings = settings
+            self.protection.update(ProtectionSettings.from_config(updated))
         log.info("setting %s changed", key)
         return updated
 

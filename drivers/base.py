@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
 from upsight.drivers.errors import UnsupportedCommand
 from upsight.drivers.model import Reading, UpsInfo
+
+
+class VarKind(enum.Enum):
+    """What a writable variable accepts, in NUT's terms (``GET TYPE``)."""
+
+    STRING = "STRING"
+    NUMBER = "NUMBER"
+    ENUM = "ENUM"
+    RANGE = "RANGE"
+
+
+@dataclass(frozen=True)
+class WritableVar:
+    """A variable a driver lets clients change; its current value is in the readings.
+
+    Attributes:
+        kind: how values are checked.
+        max_length: for STRING, the longest value accepted; 0 means no stated limit.
+        choices: for ENUM, the values accepted.
+        ranges: for RANGE, the inclusive (low, high) intervals accepted.
+    """
+
+    kind: VarKind = VarKind.STRING
+    max_length: int = 0
+    choices: tuple[str, ...] = ()
+    ranges: tuple[tuple[float, float], ...] = ()
 
 
 class Driver(Protocol):
@@ -42,6 +71,19 @@ class Driver(Protocol):
             UnsupportedCommand: the device does not offer ``name``.
         """
         raise UnsupportedCommand(f"{name} is not supported by this device")
+
+    def writable(self) -> Mapping[str, WritableVar]:
+        """The variables ``set_variable`` may change, by NUT name."""
+        return {}
+
+    def set_variable(self, name: str, value: str) -> None:
+        """Change a writable variable; later readings show the new value.
+
+        Raises:
+            UnsupportedCommand: the device does not let ``name`` be changed.
+            InvalidValue: ``value`` is not one ``name`` can take.
+        """
+        raise UnsupportedCommand(f"{name} cannot be changed on this device")
 
     def close(self) -> None:
         """Release the device; safe to call twice."""

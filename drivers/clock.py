@@ -29,3 +29,26 @@ class SystemClock:
 
 
 SYSTEM_CLOCK = SystemClock()
+
+
+class SteppedClock:
+    """A clock that moves only when ``advance`` is called; both times move together.
+
+    Simulations play hours of a scenario in moments with it, and tests drive
+    timing logic deterministically.
+    """
+
+    def __init__(self, wall: float, mono: float = 0.0) -> None:
+        self._wall = wall
+        self._mono = mono
+
+    def time(self) -> float:
+        return self._wall
+
+    def monotonic(self) -> float:
+        return self._mono
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass on both clocks."""
+        self._wall += seconds
+        self._mono += seconds

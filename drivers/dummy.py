@@ -14,10 +14,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from upsight.drivers.base import Driver
+from upsight.drivers.base import Driver, VarKind, WritableVar
 from upsight.drivers.clock import Clock
 from upsight.drivers.errors import (
     Disconnected,
+    InvalidValue,
     NotFound,
     PermissionDenied,
     ProtocolError,
@@ -27,7 +28,7 @@ from upsight.drivers.errors import (
 from upsight.drivers.model import Reading, Status, UpsInfo, Value, clean_serial
 from upsight.drivers.nutdump import Dump, apply_step, parse_dump
 from upsight.drivers.spec import DeviceSpec
-from upsight.drivers.variables import parse_value
+from upsight.drivers.variables import is_numeric, parse_value
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,8 @@ MAX_FILE_BYTES: Final = 1 << 20
 # A wrong file can produce a warning per line; beyond this many, summarise.
 MAX_LOGGED_PROBLEMS: Final = 20
 _HEX_ID: Final = re.compile(r"(?:0[xX])?([0-9a-fA-F]{1,4})")
+# dummy-ups offers every variable of its file for writing, text ones up to this length.
+MAX_TEXT_LENGTH: Final = 32
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,19 @@ class _Frame:
             if value is not None:
                 values[var] = value
         return cls(Status.parse(state.get("ups.status", "")), MappingProxyType(values))
+
+    def changed(self, texts: Mapping[str, str]) -> _Frame:
+        """This frame with variables replaced by already validated texts."""
+        values = dict(self.values)
+        status = self.status
+        for var, text in texts.items():
+            if var == "ups.status":
+                status = Status.parse(text)
+            else:
+                value = parse_value(var, text)
+                if value is not None:
+                    values[var] = value
+        return _Frame(status, MappingProxyType(values))
 
 
 _EMPTY_FRAME: Final = _Frame(Status(), MappingProxyType({}))
@@ -202,6 +218,9 @@ class DummyDriver(Driver):
     hold their last state (dummy-once). Time comes only from the clock, so the
     replay position is computed at each read and nothing sleeps. When the file
     changes, the replay restarts from its top with a fresh state.
+
+    Like dummy-ups, every variable of the file can be changed with
+    ``set_variable``; a change holds until the file changes.
     """
 
     def __init__(self, path: Path, clock: Clock) -> None:
@@ -225,6 +244,7 @@ class DummyDriver(Driver):
         self._info = _info(dump)
         self._commands = frozenset(dump.commands)
         self._started_s = self._clock.monotonic()
+        self._changes: dict[str, str] = {}
 
     def _refresh(self) -> None:
         with _mapped_errors(self._path, in_session=True):
@@ -256,8 +276,12 @@ class DummyDriver(Driver):
         if self._closed:
             raise Disconnected(f"dummy file {self._path} is closed")
         self._refresh()
-        frame = self._replay.frame_at(self._clock.monotonic() - self._started_s)
+        frame = self._frame()
         return Reading(at=self._clock.time(), status=frame.status, values=frame.values)
+
+    def _frame(self) -> _Frame:
+        frame = self._replay.frame_at(self._clock.monotonic() - self._started_s)
+        return frame.changed(self._changes) if self._changes else frame
 
     def commands(self) -> frozenset[str]:
         """The ``#CMD:`` names of the current file version."""
@@ -273,9 +297,37 @@ class DummyDriver(Driver):
             raise UnsupportedCommand(f"{name} is not supported by dummy file {self._path}")
         logger.info("dummy file %s: command %s accepted (no effect on a replay)", self._path, name)
 
+    def writable(self) -> Mapping[str, WritableVar]:
+        """Every variable the replay shows now, ``ups.status`` included."""
+        frame = self._frame()
+        names = sorted([*frame.values, "ups.status"])
+        return {name: _writable(name) for name in names}
+
+    def set_variable(self, name: str, value: str) -> None:
+        """Show ``value`` for ``name`` in later readings, until the file changes.
+
+        Raises:
+            UnsupportedCommand: the replay does not show ``name``.
+            InvalidValue: ``value`` is empty, too long, or not a number for a numeric variable.
+        """
+        spec = self.writable().get(name)
+        if spec is None:
+            raise UnsupportedCommand(f"{name} is not a variable of dummy file {self._path}")
+        text = value.strip()
+        if not text or len(text) > MAX_TEXT_LENGTH or parse_value(name, text) is None:
+            raise InvalidValue(f"{value!r} is not a value {name} can take")
+        self._changes[name] = text
+        logger.info("dummy file %s: %s set to %r until the file changes", self._path, name, text)
+
     def close(self) -> None:
         """Stop serving reads; the file is not held open, so there is nothing to release."""
         self._closed = True
+
+
+def _writable(name: str) -> WritableVar:
+    if is_numeric(name):
+        return WritableVar(VarKind.NUMBER)
+    return WritableVar(VarKind.STRING, max_length=MAX_TEXT_LENGTH)
 
 
 def open_dummy(spec: DeviceSpec, clock: Clock) -> DummyDriver:

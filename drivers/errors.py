@@ -56,6 +56,10 @@ class UnsupportedCommand(UpsError):
     """The device does not offer the requested instant command."""
 
 
+class InvalidValue(UpsError, ValueError):
+    """A command or variable was given a value the device cannot take."""
+
+
 class DeviceSpecError(UpsError):
     """A device spec string is malformed or names an unknown kind of device."""
 

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
+from upsight.drivers.clock import SteppedClock
 
-class FakeClock:
-    """A clock that moves only when a test says so; wall and monotonic time move together."""
+
+class FakeClock(SteppedClock):
+    """A clock that moves only when a test says so, and whose wall clock can jump alone."""
 
     def __init__(self, start: float = 1_700_000_000.0) -> None:
-        self._wall = start
-        self._mono = 1000.0
-
-    def time(self) -> float:
-        return self._wall
-
-    def monotonic(self) -> float:
-        return self._mono
-
-    def advance(self, seconds: float) -> None:
-        """Let ``seconds`` pass on both clocks."""
-        self._wall += seconds
-        self._mono += seconds
+        super().__init__(start, 1000.0)
 
     def jump_wall(self, seconds: float) -> None:
         """Move only the wall clock, as after sleep/resume or an NTP correction."""

@@ -6,10 +6,13 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from upsight.agent import config as config_file
+from upsight.agent.api.errors import ApiError, BadRequest
 from upsight.agent.api.server import Access, ApiServer, Route
 from upsight.agent.codec import event_to_json, state_to_json
 from upsight.agent.events import Event, EventKind
 from upsight.agent.privacy.purposes import Purpose
+from upsight.agent.protection.engine import ProtectionRefused
+from upsight.drivers.errors import UpsError
 
 if TYPE_CHECKING:
     from upsight.agent.bus import Message
@@ -80,6 +83,45 @@ def routes(agent: Agent) -> dict[str, Route]:
             agent.uploads.changed()
         return None
 
+    def config_locks(_: Mapping[str, Any]) -> Any:
+        return dict(agent.locks.sources)
+
+    def command(params: Mapping[str, Any]) -> Any:
+        value = params.get("value")
+        try:
+            agent.run_command(
+                str(params["device"]), str(params["name"]), None if value is None else str(value)
+            )
+        except KeyError as exc:
+            raise BadRequest(f"no device named {params['device']!r}") from exc
+        except UpsError as exc:
+            raise BadRequest(str(exc)) from exc
+        return None
+
+    def refused(exc: ProtectionRefused) -> ApiError:
+        source = agent.locks.source("protection.allow_postpone")
+        if source is not None and not agent.config.protection_allow_postpone:
+            return ApiError(f"Managed by your organization ({source}): {exc}")
+        return ApiError(str(exc))
+
+    def protection_status(_: Mapping[str, Any]) -> Any:
+        return agent.protection.status_json()
+
+    def protection_postpone(params: Mapping[str, Any]) -> Any:
+        seconds = _optional_float(params, "seconds")
+        try:
+            agent.protection.postpone(seconds)
+        except ProtectionRefused as exc:
+            raise refused(exc) from None
+        return agent.protection.status_json()
+
+    def protection_cancel(_: Mapping[str, Any]) -> Any:
+        try:
+            agent.protection.cancel()
+        except ProtectionRefused as exc:
+            raise refused(exc) from None
+        return agent.protection.status_json()
+
     return {
         "privacy.status": Route(Access.READ, privacy_status),
         "privacy.preview": Route(Access.READ, privacy_preview),
@@ -91,6 +133,15 @@ def routes(agent: Agent) -> dict[str, Route]:
         "energy": Route(Access.READ, energy),
         "config.get": Route(Access.READ, config_get),
         "config.set": Route(Access.WRITE, config_set),
+        "config.locks": Route(Access.READ, config_locks),
+        # Instant commands act on the hardware (self-test, turning the output off):
+        # for the agent's owner or root, like changing settings.
+        "command": Route(Access.WRITE, command),
+        "protection.status": Route(Access.READ, protection_status),
+        # Whoever sits at the computer may buy time to save work (within the policy's
+        # limits); calling protection off for the whole outage is for its owner or root.
+        "protection.postpone": Route(Access.READ, protection_postpone),
+        "protection.cancel": Route(Access.WRITE, protection_cancel),
     }
 
 

@@ -36,6 +36,7 @@ POLICY_NAMES: Final = (
     "EnrollmentToken",
     "LedgerRetentionDays",
     "LocalRetentionDays",
+    "Settings",
 )
 """Every policy key, in the order the diagnostics page lists them."""
 
@@ -411,8 +412,19 @@ def _read_registry(location: PolicyLocation, reader: RegistryReader) -> list[Pol
 
 
 def _from_registry(value: object, schema: Mapping[str, Any]) -> object:
-    """The registry tree in JSON shape: REG_DWORD 0/1 become booleans where the schema wants one."""
+    """The registry tree in JSON shape: REG_DWORD 0/1 become booleans where the schema wants one.
+
+    A list is a subkey of values named 1, 2, ... (what an ADMX list element writes), and a
+    number with a fraction is REG_SZ text, since REG_DWORD holds only whole numbers.
+    """
     schema = _deref(schema)
+    if schema.get("type") == "array" and isinstance(value, Mapping):
+        return [value[k] for k in sorted(value, key=lambda k: (len(k), k))]
+    if schema.get("type") == "number" and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
     if isinstance(value, Mapping):
         properties = schema.get("properties", {})
         return {k: _from_registry(v, properties.get(k, {})) for k, v in value.items()}
@@ -459,6 +471,11 @@ def _schema() -> Mapping[str, Any]:
 @cache
 def _validator() -> Draft202012Validator:
     return Draft202012Validator(_schema())
+
+
+def policy_schema() -> Mapping[str, Any]:
+    """The admin policy JSON Schema as packaged (shared, do not modify)."""
+    return _schema()
 
 
 def schema_location() -> str:
@@ -523,8 +540,8 @@ def _invalid_key(path: Sequence[str]) -> str:
     """Which policy a schema error at ``path`` invalidates (``*``: the whole document)."""
     if len(path) < 2 or path[0] != "policies":
         return _WHOLE
-    if path[1] == "Purposes" and len(path) >= 3:
-        return f"Purposes.{path[2]}"
+    if path[1] in ("Purposes", "Settings") and len(path) >= 3:
+        return f"{path[1]}.{path[2]}"
     return path[1]
 
 
@@ -535,6 +552,8 @@ def _consequence(invalid: str) -> str:
         return f"{invalid} is treated as blocked: every upload purpose is off (fail closed)"
     if invalid.startswith("Purposes."):
         return f"{invalid.removeprefix('Purposes.')} is blocked (fail closed)"
+    if invalid.startswith("Settings."):
+        return "this setting is ignored"
     return "this policy is ignored"
 
 
@@ -628,6 +647,10 @@ def _check(document: PolicyDocument) -> _Checked:
     if isinstance(kept.get("Purposes"), dict):
         kept["Purposes"] = {
             p: rule for p, rule in kept["Purposes"].items() if f"Purposes.{p}" not in invalid
+        }
+    if isinstance(kept.get("Settings"), dict):
+        kept["Settings"] = {
+            k: v for k, v in kept["Settings"].items() if f"Settings.{k}" not in invalid
         }
     return _Checked(kept, frozenset(invalid), tuple(problems))
 
@@ -752,7 +775,13 @@ class _Merge:
         """Apply the keys other than CloudConnection and Purposes, highest level first."""
         for group in self.groups:
             for name in POLICY_NAMES:
-                if name in ("CloudConnection", "Purposes", *self.entries, *self.conflicts):
+                if name in (
+                    "CloudConnection",
+                    "Purposes",
+                    "Settings",
+                    *self.entries,
+                    *self.conflicts,
+                ):
                     continue
                 found = [
                     (d, c.policies[name])
@@ -761,6 +790,27 @@ class _Merge:
                 ]
                 if found:
                     self.merge_setting(name, found)
+
+    def agent_settings(self) -> None:
+        """Apply ``Settings`` per config key: the highest level wins, then the first file."""
+        for group in self.groups:
+            for document, checked in group:
+                if document.scope is Scope.USER:
+                    continue
+                for key, value in checked.policies.get("Settings", {}).items():
+                    name = f"Settings.{key}"
+                    first = self.entries.get(name)
+                    if first is None:
+                        self.entries[name] = _entry(name, value, document, _mandatory(document))
+                    elif first.level is document.level and first.value != value:
+                        self.problems.append(
+                            PolicyProblem(
+                                document.ref,
+                                f"policies.{name}",
+                                f"conflicts with {first.source} at the same level, whose "
+                                "value applies (files are read in name order)",
+                            )
+                        )
 
     def merge_setting(self, name: str, found: list[tuple[PolicyDocument, Any]]) -> None:
         """Merge one key across the files of one level (§9.4: most restrictive wins)."""
@@ -867,6 +917,7 @@ class _Merge:
                     self.restrictions_only(document, checked)
         blocked = self.cloud_connection()
         self.settings()
+        self.agent_settings()
         self.serial_clear()
         purposes = self.purposes(blocked)
         order = {name: i for i, name in enumerate(POLICY_NAMES)}

@@ -364,7 +364,7 @@ EVENT_KINDS: Final[Mapping[str, str]] = MappingProxyType(
         "LOWBATT": "low-battery",
         "BATTERY_OK": "low-battery-cleared",
         "FSD": "shutdown-initiated",
-        "SHUTDOWN": "shutdown-initiated",
+        "SHUTDOWN_EXECUTING": "shutdown-initiated",
         "SELFTEST_PASSED": "self-test-passed",
         "SELFTEST_FAILED": "self-test-failed",
         "OVERLOAD": "overload",
@@ -378,7 +378,17 @@ EVENT_KINDS: Final[Mapping[str, str]] = MappingProxyType(
 )
 """Agent event kind value -> ``ups.event`` kind."""
 
-UNSENT_EVENT_KINDS: Final = frozenset({"CHARGING", "CHARGED"})
+UNSENT_EVENT_KINDS: Final = frozenset(
+    {
+        "CHARGING",
+        "CHARGED",
+        # The countdown's steps are this computer's business; only the shutdown itself is news.
+        "SHUTDOWN_SCHEDULED",
+        "SHUTDOWN_POSTPONED",
+        "SHUTDOWN_CANCELLED",
+        "SHUTDOWN_FAILED",
+    }
+)
 """Agent event kinds that say nothing a remote alert needs; they are left out.
 
 Any kind in neither table reaches the schema unmapped and fails it, so a new event

@@ -5,13 +5,20 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Final, TypeVar
 
-from upsight.drivers.base import Driver
+from upsight.drivers.base import Driver, VarKind, WritableVar
 from upsight.drivers.clock import Clock
-from upsight.drivers.errors import DeviceSpecError, Disconnected, UnsupportedCommand
+from upsight.drivers.errors import (
+    DeviceSpecError,
+    Disconnected,
+    InvalidValue,
+    UnsupportedCommand,
+)
 from upsight.drivers.model import Reading, Status, UpsFlag, UpsInfo, Value
 from upsight.drivers.simulated import physics
+from upsight.drivers.simulated.output import MAX_DELAY_S, Output
 from upsight.drivers.simulated.profiles import DEFAULT_PROFILE, PROFILES, Profile
 from upsight.drivers.simulated.scenarios import (
     FAILED,
@@ -59,7 +66,19 @@ _BEEPER: Final[Mapping[str, str]] = {
 }
 _START_TEST: Final = "test.battery.start.quick"
 _STOP_TEST: Final = "test.battery.stop"
-COMMANDS: Final = frozenset({*_BEEPER, _START_TEST, _STOP_TEST})
+# Turn-off commands, and whether the output comes back when mains returns.
+_TURN_OFF: Final[Mapping[str, bool]] = {
+    "shutdown.return": True,
+    "shutdown.stayoff": False,
+    "load.off.delay": False,
+}
+_STOP_SHUTDOWN: Final = "shutdown.stop"
+COMMANDS: Final = frozenset({*_BEEPER, _START_TEST, _STOP_TEST, *_TURN_OFF, _STOP_SHUTDOWN})
+_DELAY: Final = WritableVar(VarKind.RANGE, ranges=((0.0, MAX_DELAY_S),))
+WRITABLE: Final[Mapping[str, WritableVar]] = {
+    "ups.delay.shutdown": _DELAY,
+    "ups.delay.start": _DELAY,
+}
 
 _T = TypeVar("_T")
 
@@ -70,6 +89,10 @@ class SimDriver(Driver):
     Each read advances the model to the present, so the cost of a read grows
     with the simulated time since the previous one (a few microseconds per
     simulated second).
+
+    Besides its profile's variables, every simulated UPS reports and accepts the
+    shutdown delays (``ups.delay.*``) and shows the timers (``ups.timer.*``) of
+    its turn-off commands. Delays and command values are in simulated seconds.
     """
 
     def __init__(
@@ -93,6 +116,7 @@ class SimDriver(Driver):
         self._beeper = profile.beeper
         self._test_result = NO_TEST if "ups.test.result" in profile.reports else None
         self._test_end_s: float | None = None
+        self._output = Output()
         self._load_offset_pct = 0.0
         self._load_pct = self._phase_load(self._timeline.phase)
         self._energy_wh = self._start_energy_wh()
@@ -125,6 +149,12 @@ class SimDriver(Driver):
         return COMMANDS
 
     def run(self, name: str, value: str | None = None) -> None:
+        """Run a command; turn-off commands take an optional delay in simulated seconds.
+
+        Raises:
+            UnsupportedCommand: not a command of the simulated UPS.
+            InvalidValue: a delay that is not a number from 0 to 600.
+        """
         if name not in COMMANDS:
             raise UnsupportedCommand(f"{name} is not supported by the simulated UPS")
         self._sync()
@@ -133,9 +163,28 @@ class SimDriver(Driver):
         elif name == _START_TEST:
             self._test_end_s = self._now_s + SELF_TEST_S
             self._test_result = IN_PROGRESS
-        elif self._test_end_s is not None:
-            self._test_end_s = None
-            self._test_result = ABORTED
+        elif name == _STOP_TEST:
+            if self._test_end_s is not None:
+                self._test_end_s = None
+                self._test_result = ABORTED
+        elif name == _STOP_SHUTDOWN:
+            self._output = self._output.stop()
+        else:
+            delay = None if value is None else _delay(name, value)
+            self._output = self._output.turn_off(self._now_s, delay, _TURN_OFF[name])
+
+    def writable(self) -> Mapping[str, WritableVar]:
+        return WRITABLE
+
+    def set_variable(self, name: str, value: str) -> None:
+        if name not in WRITABLE:
+            raise UnsupportedCommand(f"{name} cannot be changed on the simulated UPS")
+        self._sync()
+        delay = _delay(name, value)
+        if name == "ups.delay.shutdown":
+            self._output = replace(self._output, off_delay_s=delay)
+        else:
+            self._output = replace(self._output, on_delay_s=delay)
 
     def close(self) -> None:
         self._closed = True
@@ -153,17 +202,22 @@ class SimDriver(Driver):
     def _advance_to(self, target_s: float) -> None:
         while self._now_s < target_s:
             step_end = min(self._now_s + MAX_STEP_S, target_s)
-            # End steps exactly at phase changes and at the end of a self-test.
-            for boundary in (self._timeline.end_s, self._test_end_s):
+            # End steps exactly at phase changes, the end of a self-test and output switching.
+            boundaries = (self._timeline.end_s, self._test_end_s, self._output.next_change_s())
+            for boundary in boundaries:
                 if boundary is not None:
                     step_end = min(step_end, boundary)
             self._step(step_end - self._now_s, self._timeline.phase)
             self._now_s = step_end
-            entered = self._timeline.advance(step_end, self._low_battery)
+            self._output = self._output.advance(step_end, self._timeline.phase.mains)
+            # An outage that lasts "until low battery" also ends when the load loses power:
+            # with the output off the battery no longer drains, so LB would never come.
+            entered = self._timeline.advance(step_end, self._low_battery or not self._output.on)
             if entered:
                 self._enter(entered)
                 # A new phase's load applies at once, not from the next step.
                 self._load_pct = max(0.0, self._phase_load(entered[-1]) + self._load_offset_pct)
+                self._output = self._output.advance(step_end, self._timeline.phase.mains)
             if self._test_end_s is not None and self._test_end_s <= step_end:
                 self._test_end_s = None
                 self._test_result = FAILED if self._timeline.phase.replace_battery else PASSED
@@ -179,11 +233,11 @@ class SimDriver(Driver):
             z=rng.gauss(),
         )
         self._load_pct = max(0.0, self._phase_load(phase) + self._load_offset_pct)
-        if on_battery:
+        if on_battery and self._output.on:
             self._energy_wh = physics.discharge(
                 self._battery, self._energy_wh, self._load_pct, dt_s
             )
-        else:
+        elif not on_battery:
             self._energy_wh = physics.recharge(self._battery, self._energy_wh, dt_s)
         self._mains_wander_v = physics.wander(
             self._mains_wander_v, sigma=_MAINS_SIGMA_V, tau_s=_MAINS_TAU_S, dt_s=dt_s, z=rng.gauss()
@@ -192,7 +246,7 @@ class SimDriver(Driver):
             self._freq_wander_hz, sigma=_FREQ_SIGMA_HZ, tau_s=_FREQ_TAU_S, dt_s=dt_s, z=rng.gauss()
         )
         charging = not on_battery and self._charge() < CHARGED_PCT
-        target_c = physics.temperature_target_c(self._load_pct, on_battery, charging)
+        target_c = physics.temperature_target_c(self._output_load(), on_battery, charging)
         self._temperature_c = physics.settle(
             self._temperature_c, target_c, _TEMPERATURE_TAU_S, dt_s
         )
@@ -207,6 +261,9 @@ class SimDriver(Driver):
         for phase in phases:
             if phase.test_result is not None:
                 self._test_result = phase.test_result
+
+    def _output_load(self) -> float:
+        return self._load_pct if self._output.on else 0.0
 
     def _phase_load(self, phase: Phase) -> float:
         return self._scenario.base_load_pct if phase.load_pct is None else phase.load_pct
@@ -240,11 +297,16 @@ class SimDriver(Driver):
             flags = UpsFlag.OL
             if self._charge() < CHARGED_PCT:
                 flags |= UpsFlag.CHRG
-        else:
+        elif self._output.on:
             flags = UpsFlag.OB | UpsFlag.DISCHRG
+        else:
+            # Output off without mains: nothing runs from the battery.
+            flags = UpsFlag.NONE
+        if not self._output.on:
+            flags |= UpsFlag.OFF
         if self._low_battery:
             flags |= UpsFlag.LB
-        if self._load_pct > 100:
+        if self._output_load() > 100:
             flags |= UpsFlag.OVER
         if phase.replace_battery:
             flags |= UpsFlag.RB
@@ -281,7 +343,7 @@ class SimDriver(Driver):
     def _values(self, phase: Phase) -> dict[str, Value]:
         profile = self._profile
         rng = self._rng
-        load = self._load_pct
+        load = self._output_load()
         charge = self._charge()
         if phase.mains:
             input_v = profile.input_voltage_nominal_v + self._mains_wander_v
@@ -311,12 +373,30 @@ class SimDriver(Driver):
         }
         if phase.mains:
             measured["input.frequency"] = round(input_hz, 1)
+        if not self._output.on:
+            measured["output.voltage"] = 0.0
+            del measured["output.frequency"]
         values = dict(self._static)
         values.update({k: v for k, v in measured.items() if k in profile.reports})
         # A result appears once known, even on models that report none before a test.
         if self._test_result is not None:
             values["ups.test.result"] = self._test_result
+        output = self._output
+        values["ups.delay.shutdown"] = output.off_delay_s
+        values["ups.delay.start"] = output.on_delay_s
+        values["ups.timer.shutdown"] = float(round(output.timer_shutdown_s(self._now_s)))
+        values["ups.timer.start"] = float(round(output.timer_start_s(self._now_s)))
         return values
+
+
+def _delay(name: str, value: str) -> float:
+    try:
+        delay = float(value)
+    except ValueError:
+        delay = math.nan
+    if not 0 <= delay <= MAX_DELAY_S:
+        raise InvalidValue(f"{name} takes seconds from 0 to {MAX_DELAY_S:g}, not {value!r}")
+    return delay
 
 
 def open_simulator(spec: DeviceSpec, clock: Clock) -> SimDriver:

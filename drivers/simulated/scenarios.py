@@ -50,7 +50,8 @@ class Phase:
     Attributes:
         duration_s: how long the phase lasts; None for a phase that lasts until
             low battery (with ``until_low_battery``) or forever (the last phase).
-        until_low_battery: the phase ends when the UPS first raises LB.
+        until_low_battery: the phase ends when the UPS first raises LB, or turns
+            its output off (after which the battery no longer drains).
         mains: whether mains power is present.
         load_pct: the load the phase sets; None keeps the scenario's base load.
         comm: whether the UPS answers; when False, reads fail.
@@ -191,7 +192,7 @@ class Timeline:
 
         Args:
             now_s: simulated time; never less than in the previous call.
-            low_battery: whether the UPS shows LB at ``now_s``.
+            low_battery: whether the UPS shows LB (or has cut its output) at ``now_s``.
 
         Returns:
             The phases entered, in order (usually none).

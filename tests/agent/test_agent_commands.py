@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.collector import Collector
+from upsight.agent.api.client import ApiClient
+from upsight.agent.api.errors import BadRequest
 from upsight.agent.config import Config
 from upsight.agent.events import Event, EventKind
 from upsight.agent.monitor import Link
 from upsight.agent.paths import AppPaths
 from upsight.agent.service import Agent
+from upsight.agent.settings_policy import Locks
 from upsight.drivers.errors import TransportError, UnsupportedCommand
 from upsight.drivers.model import UpsFlag
 
@@ -77,3 +82,29 @@ def test_forced_shutdown_latches_on_every_later_reading(agent: Agent) -> None:
     fsd_events = [m for m in collector.messages if isinstance(m, Event) and m.kind is EventKind.FSD]
     assert len(fsd_events) == 1
     assert fsd_events[0].data["ups.status"] == "FSD OL"
+
+
+def test_the_local_api_runs_commands_and_reports_locks(tmp_path: Path) -> None:
+    dump = tmp_path / "ups.dev"
+    dump.write_text(DUMP)
+    # A short root: socket paths have a small length limit.
+    root = Path(tempfile.mkdtemp(dir="/tmp", prefix="upsight-cmd-"))
+    paths = AppPaths(root / "config", root / "data", root / "run")
+    locks = Locks({"agent.poll_interval_s": "/etc/upsight/policies/managed/site.json"})
+    running = Agent(paths, Config(poll_interval_s=0.2), [f"dummy:{dump}"], locks=locks)
+    running.start()
+    client = ApiClient(paths.api_socket)
+    try:
+        collector = Collector()
+        running.subscribe(collector)
+        _wait_connected(running, collector)
+        assert client.call("command", device="ups", name="beeper.mute") is None
+        with pytest.raises(BadRequest, match=r"beeper\.enable"):
+            client.call("command", device="ups", name="beeper.enable")
+        with pytest.raises(BadRequest, match="ups9"):
+            client.call("command", device="ups9", name="beeper.mute")
+        assert client.call("config.locks") == dict(locks.sources)
+    finally:
+        client.close()
+        running.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from upsight.agent.api.client import ApiClient
+from upsight.agent.cli import main
 from upsight.drivers.variables import is_numeric
 
 UPSIGHT = Path(sys.executable).with_name("upsight")
@@ -93,10 +94,12 @@ def test_no_agent_no_device_suggests_the_simulator(env: dict[str, str]) -> None:
     assert "upsight status --device sim://normal" in result.stderr
 
 
-def test_no_arguments_shows_status(env: dict[str, str]) -> None:
-    result = upsight(env)
-    assert result.returncode == 1
-    assert "no running agent" in result.stderr
+def test_the_cli_module_without_a_command_shows_its_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # `upsight` alone starts the desktop app (tests/gui/test_launcher.py).
+    assert main([]) == 2
+    assert "usage: upsight" in capsys.readouterr().err
 
 
 def test_config_set_and_show_without_agent(env: dict[str, str]) -> None:

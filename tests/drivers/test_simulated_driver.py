@@ -237,6 +237,10 @@ def test_beeper_commands_change_the_beeper_status() -> None:
         "beeper.mute",
         "test.battery.start.quick",
         "test.battery.stop",
+        "shutdown.return",
+        "shutdown.stayoff",
+        "shutdown.stop",
+        "load.off.delay",
     }
     for command, status in [
         ("beeper.enable", "enabled"),

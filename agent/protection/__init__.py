@@ -1,0 +1,1 @@
+"""Protection: decide when this computer must shut down on battery, and do it reliably."""
