@@ -15,6 +15,9 @@ if [ ! -x /lib/nut/upsd ] || ! command -v upsc >/dev/null; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nut-server nut-client socat >/dev/null
 fi
 
+# A real X server, tray host and notification daemon for the desktop test.
+bash scripts/desktop-test-deps.sh
+
 [ -x .venv/bin/python ] || python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 export PATH="$PWD/.venv/bin:$PATH"

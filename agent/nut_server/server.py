@@ -207,6 +207,7 @@ class NutServer:
         self._users_version = self._users_signature()
         self._clients: dict[int, _Client] = {}
         self._pending: set[_Client] = set()
+        self._unsent: list[_Client] = []  # answered this turn; sent at its end
         self._done: queue.SimpleQueue[tuple[_Client, _Kind, Future[Reply]]] = queue.SimpleQueue()
         self._selector = selectors.DefaultSelector()
         self._listener: socket.socket | None = None
@@ -321,9 +322,20 @@ class NutServer:
             else:
                 self._drain_wake()
                 self._finish_jobs()
+                # A finished command or FSD may have changed what reads answer, and
+                # the client's next request may be answered later in this turn.
+                self._check_replies()
         if self._pending:
             for client in list(self._pending):
                 self._guarded(client, self._work)
+        # Replies go out together at the end of the turn, not one by one between
+        # reads: a client woken by the first finds the next ones already there,
+        # instead of being woken (a costly switch) for each.
+        if self._unsent:
+            unsent, self._unsent = self._unsent, []
+            for client in unsent:
+                if not client.closed:
+                    self._guarded(client, self._flush)
         if now >= self._next_sweep:
             self._next_sweep = now + self._sweep_interval_s()
             self._sweep(now)
@@ -483,46 +495,44 @@ class NutServer:
         self._work(client)
 
     def _work(self, client: _Client) -> None:
-        """Answer the client's waiting requests, up to its share of this turn."""
+        """Answer the client's waiting requests, up to its share of this turn.
+
+        The replies are sent at the end of the turn, in one send.
+        """
         inbuf = client.inbuf
+        replies = self._replies
+        # Whether kept replies may be given (see _request). Only a request run on a
+        # worker can change it, and the client then waits for the outcome.
+        reuse = not client.refused and client.session.may_read
         answered = 0
         while answered < LINES_PER_TURN and _can_answer(client):
             end = inbuf.find(b"\n")
-            if end > LINE_LIMIT_BYTES or (end < 0 and len(inbuf) > LINE_LIMIT_BYTES):
-                # As the session does for a long line that fits the buffer: the rest
-                # cannot be framed reliably, so say why and hang up.
-                inbuf.clear()
-                client.outbuf += TOO_LONG
-                client.closing = True
-                break
-            if end < 0:
+            if end < 0 or end > LINE_LIMIT_BYTES:
+                if end > LINE_LIMIT_BYTES or len(inbuf) > LINE_LIMIT_BYTES:
+                    # As the session does for a long line that fits the buffer: the
+                    # rest cannot be framed reliably, so say why and hang up.
+                    inbuf.clear()
+                    client.outbuf += TOO_LONG
+                    client.closing = True
                 break
             raw = bytes(inbuf[:end])
             del inbuf[: end + 1]
             answered += 1
-            self._request(client, raw)
+            # A kept reply, looked up here because nearly every request has one.
+            reused = replies.get(raw) if reuse else None
+            if reused is not None:
+                client.outbuf += reused
+            else:
+                self._request(client, raw)
         if answered:
             client.last_active = self._now
-        if client.eof and not (client.busy or client.closing) and b"\n" not in client.inbuf:
+        if client.eof and not (client.busy or client.closing) and b"\n" not in inbuf:
             # A half line left at the end is dropped; what was asked before is still answered.
             client.closing = True
-        self._flush(client)
-        if not _has_work(client):
-            self._pending.discard(client)
+        self._unsent.append(client)
 
     def _request(self, client: _Client, raw: bytes) -> None:
         session = client.session
-        # Never for a session that may not read: it must get its own ERR.
-        reuse = session.may_read and not client.refused
-        if reuse:
-            version = self._backend.version()
-            if version is not self._replies_version:
-                self._replies.clear()
-                self._replies_version = version
-            reused = self._replies.get(raw)
-            if reused is not None:
-                client.outbuf += reused
-                return
         line = decode_line(raw)
         # Answered, not closed at once: a client reads the answer to its first real
         # request (after STARTTLS, which NUT clients try first and which the session
@@ -537,12 +547,19 @@ class NutServer:
             future = self._pool.submit(session.handle, line)
             future.add_done_callback(lambda done: self._job_done(client, kind, done))
             return
-        # The version checked above still holds: replies are kept on this thread only,
-        # and a backend that changed meanwhile gives a new version at the next request.
         reply = session.handle(line)
         data = self._answer(client, reply)
-        if reuse and reply.reusable and len(self._replies) < MAX_REUSED_REPLIES:
+        # Kept under the version checked this turn: if the backend changed since,
+        # its next version differs and the reply is dropped with the others.
+        if reply.reusable and session.may_read and len(self._replies) < MAX_REUSED_REPLIES:
             self._replies[raw] = data
+
+    def _check_replies(self) -> None:
+        """Drop the kept replies once the backend's data may have changed."""
+        version = self._backend.version()
+        if version is not self._replies_version:
+            self._replies.clear()
+            self._replies_version = version
 
     def _answer(self, client: _Client, reply: Reply) -> bytes:
         lines = reply.lines
@@ -600,6 +617,8 @@ class NutServer:
             return
         if _has_work(client):
             self._pending.add(client)
+        else:
+            self._pending.discard(client)
         self._set_events(client)
 
     def _set_events(self, client: _Client) -> None:

@@ -91,6 +91,11 @@ def split_words(line: str) -> list[str]:
     """
     if _PLAIN_LINE.fullmatch(line):
         return line.split()
+    return _split_escaped(line)
+
+
+def _split_escaped(line: str) -> list[str]:
+    """:func:`split_words` character by character: any line, quotes and escapes included."""
     words: list[str] = []
     current: list[str] = []
     in_word = quoted = False

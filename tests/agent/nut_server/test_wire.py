@@ -37,6 +37,19 @@ def test_split_words(line: str, words: list[str]) -> None:
     assert wire.split_words(line) == words
 
 
+@QUICK
+@given(st.text(st.sampled_from(' \t"\\#=aZ.\x00\r\x7f\xe9'), max_size=30))
+def test_split_words_takes_the_quick_way_only_where_it_agrees(line: str) -> None:
+    try:
+        expected: list[str] | NutError = wire._split_escaped(line)
+    except NutServerError as exc:
+        expected = exc.code
+    try:
+        assert wire.split_words(line) == expected
+    except NutServerError as exc:
+        assert exc.code == expected
+
+
 @pytest.mark.parametrize(
     "line",
     [
