@@ -11,6 +11,13 @@ password cost tens of milliseconds of scrypt. They run on a small worker pool;
 the client's later requests wait for them, so its replies keep their order,
 while other clients are served as usual.
 
+Speed: most requests are the same few reads, repeated (upsmon polls
+``ups.status``, Home Assistant and upsc list every variable). A reply the
+session marks reusable is kept, encoded, under its request line until the
+backend's data version changes, and given again, without asking the session,
+to any client that may read. Replies are sent once per client at the end of
+each loop turn, together, rather than between reads.
+
 Fairness: each client gets at most ``LINES_PER_TURN`` requests per loop
 turn, so a client that pipelines thousands of requests shares the thread
 with the others instead of starving them. A client that stops reading gets
@@ -315,8 +322,7 @@ class NutServer:
                 try:
                     self._on_ready(client, mask)
                 except Exception:
-                    log.exception("NUT client %s: unexpected error; disconnecting it", client.peer)
-                    self._close(client, "server error")
+                    self._crashed(client)
             elif key.fileobj is self._listener:
                 self._accept()
             else:
@@ -335,7 +341,11 @@ class NutServer:
             unsent, self._unsent = self._unsent, []
             for client in unsent:
                 if not client.closed:
-                    self._guarded(client, self._flush)
+                    # _guarded, inlined: this runs for every request.
+                    try:
+                        self._flush(client)
+                    except Exception:
+                        self._crashed(client)
         if now >= self._next_sweep:
             self._next_sweep = now + self._sweep_interval_s()
             self._sweep(now)
@@ -348,8 +358,11 @@ class NutServer:
         try:
             action(client, *args)
         except Exception:
-            log.exception("NUT client %s: unexpected error; disconnecting it", client.peer)
-            self._close(client, "server error")
+            self._crashed(client)
+
+    def _crashed(self, client: _Client) -> None:
+        log.exception("NUT client %s: unexpected error; disconnecting it", client.peer)
+        self._close(client, "server error")
 
     # Connections
 
@@ -505,15 +518,16 @@ class NutServer:
         # worker can change it, and the client then waits for the outcome.
         reuse = not client.refused and client.session.may_read
         answered = 0
-        while answered < LINES_PER_TURN and _can_answer(client):
+        while answered < LINES_PER_TURN:
             end = inbuf.find(b"\n")
+            if (end < 0 and len(inbuf) <= LINE_LIMIT_BYTES) or not _can_answer(client):
+                break
             if end < 0 or end > LINE_LIMIT_BYTES:
-                if end > LINE_LIMIT_BYTES or len(inbuf) > LINE_LIMIT_BYTES:
-                    # As the session does for a long line that fits the buffer: the
-                    # rest cannot be framed reliably, so say why and hang up.
-                    inbuf.clear()
-                    client.outbuf += TOO_LONG
-                    client.closing = True
+                # As the session does for a long line that fits the buffer: the rest
+                # cannot be framed reliably, so say why and hang up.
+                inbuf.clear()
+                client.outbuf += TOO_LONG
+                client.closing = True
                 break
             raw = bytes(inbuf[:end])
             del inbuf[: end + 1]
@@ -556,7 +570,13 @@ class NutServer:
 
     def _check_replies(self) -> None:
         """Drop the kept replies once the backend's data may have changed."""
-        version = self._backend.version()
+        try:
+            version = self._backend.version()
+        except Exception:
+            # A failing backend must not stop the loop: with a version that never
+            # recurs nothing is reused, and each session answers or fails on its own.
+            log.exception("NUT server: the backend cannot tell its data version")
+            version = object()
         if version is not self._replies_version:
             self._replies.clear()
             self._replies_version = version
@@ -617,7 +637,7 @@ class NutServer:
             return
         if _has_work(client):
             self._pending.add(client)
-        else:
+        elif self._pending:
             self._pending.discard(client)
         self._set_events(client)
 
@@ -655,7 +675,7 @@ def _can_answer(client: _Client) -> bool:
 
 
 def _has_work(client: _Client) -> bool:
-    return _can_answer(client) and b"\n" in client.inbuf
+    return b"\n" in client.inbuf and _can_answer(client)
 
 
 def _joined(host: str, port: int) -> str:

@@ -190,8 +190,7 @@ class Session:
 
     @property
     def may_read(self) -> bool:
-        """Whether reads are answered without a password check: anonymous reads are
-        allowed, or this client's USERNAME and PASSWORD were checked and are good."""
+        """Whether reads need no password check: reads are anonymous, or the login is good."""
         return self._users.anonymous_read or self._authenticated is not None
 
     def close(self) -> None:

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from tests.agent.nut_server.serving import (
     ADMIN,
     DUMP,
@@ -106,6 +108,21 @@ def test_fsd_shows_in_the_very_next_read(tmp_path: Path) -> None:
             'VAR ups ups.status "FSD OL"',
         ]
         assert watcher.request(status) == 'VAR ups ups.status "FSD OL"'
+
+
+def test_a_backend_without_a_version_is_still_served(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Unversioned(FakeBackend):
+        def version(self) -> object:
+            raise RuntimeError("bug")
+
+    backend = Unversioned(sample_backend().devices)
+    with serving(backend, tmp_path / "users.toml") as server, LineClient(server.address) as client:
+        assert client.request(CHARGE) == 'VAR ups battery.charge "100"'
+        backend.devices["ups"].values["battery.charge"] = "90"
+        assert client.request(CHARGE) == 'VAR ups battery.charge "90"'
+    assert "cannot tell its data version" in caplog.text
 
 
 def test_agent_readings_replace_kept_replies(tmp_path: Path) -> None:
