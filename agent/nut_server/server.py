@@ -36,7 +36,6 @@ import ipaddress
 import logging
 import os
 import queue
-import selectors
 import socket
 import threading
 import time
@@ -50,6 +49,7 @@ from upsight.agent import __version__
 from upsight.agent.nut_server.backend import Backend, NutError, NutServerError
 from upsight.agent.nut_server.commands import CREDENTIAL_VERBS, READ_VERBS, split_request
 from upsight.agent.nut_server.logins import Logins
+from upsight.agent.nut_server.readiness import READ, WRITE, Readiness, readiness
 from upsight.agent.nut_server.session import PROTOCOL_VERSION, Reply, Session
 from upsight.agent.nut_server.users import Users, UsersFileError
 from upsight.agent.nut_server.wire import MAX_LINE_BYTES, decode_line
@@ -120,6 +120,13 @@ def parse_listen(text: str) -> tuple[str, int]:
             f"{text!r} is not HOST:PORT with HOST an IP address such as 127.0.0.1 or [::1]"
         ) from None
     return host, int(port_text)
+
+
+class _Own(enum.Enum):
+    """The server's own sockets, as the readiness data that stands for them."""
+
+    LISTENER = enum.auto()
+    WAKE = enum.auto()
 
 
 class _Kind(enum.Enum):
@@ -216,7 +223,7 @@ class NutServer:
         self._pending: set[_Client] = set()
         self._unsent: list[_Client] = []  # answered this turn; sent at its end
         self._done: queue.SimpleQueue[tuple[_Client, _Kind, Future[Reply]]] = queue.SimpleQueue()
-        self._selector = selectors.DefaultSelector()
+        self._selector: Readiness[_Client | _Own] = readiness()
         self._listener: socket.socket | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -268,8 +275,8 @@ class NutServer:
             listener.close()
             raise
         self._listener = listener
-        self._selector.register(listener, selectors.EVENT_READ)
-        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._selector.register(listener, READ, _Own.LISTENER)
+        self._selector.register(self._wake_r, READ, _Own.WAKE)
         host, port = self.address
         log.info("NUT server listening on %s", _joined(host, port))
         if self._users.anonymous_read_exposed(host):
@@ -312,18 +319,17 @@ class NutServer:
 
     def _turn(self) -> None:
         timeout = 0.0 if self._pending else self._sweep_interval_s()
-        ready = self._selector.select(timeout)
+        ready = self._selector.wait(timeout)
         self._now = now = time.monotonic()
         self._check_replies()
-        for key, mask in ready:
-            client: _Client | None = key.data
-            if client is not None:
+        for data, mask in ready:
+            if isinstance(data, _Client):
                 # _guarded, inlined: this runs for every request.
                 try:
-                    self._on_ready(client, mask)
+                    self._on_ready(data, mask)
                 except Exception:
-                    self._crashed(client)
-            elif key.fileobj is self._listener:
+                    self._crashed(data)
+            elif data is _Own.LISTENER:
                 self._accept()
             else:
                 self._drain_wake()
@@ -458,7 +464,7 @@ class NutServer:
         if self._accept_paused_until is not None and now >= self._accept_paused_until:
             assert self._listener is not None
             self._accept_paused_until = None
-            self._selector.register(self._listener, selectors.EVENT_READ)
+            self._selector.register(self._listener, READ, _Own.LISTENER)
         for client in list(self._clients.values()):
             if not client.busy and now - client.last_active > self._idle_timeout_s:
                 self._close(client, f"idle for {self._idle_timeout_s:g} s")
@@ -488,9 +494,9 @@ class NutServer:
     def _on_ready(self, client: _Client, mask: int) -> None:
         if client.closed:
             return  # closed earlier in this turn; its descriptor may already be reused
-        if mask & selectors.EVENT_WRITE:
+        if mask & WRITE:
             self._flush(client)
-        if mask & selectors.EVENT_READ and not client.closed:
+        if mask & READ and not client.closed:
             self._receive(client)
 
     def _receive(self, client: _Client) -> None:
@@ -644,9 +650,9 @@ class NutServer:
     def _set_events(self, client: _Client) -> None:
         events = 0
         if client.outbuf:
-            events |= selectors.EVENT_WRITE
+            events |= WRITE
         if not (client.eof or client.closing) and len(client.inbuf) < INPUT_LIMIT_BYTES:
-            events |= selectors.EVENT_READ
+            events |= READ
         if events == client.events:
             return
         if not client.events:
