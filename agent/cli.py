@@ -445,14 +445,14 @@ def cmd_hid(args: argparse.Namespace) -> int:
     """Run the HID debugging tool, which parses its own arguments (``upsight hid --help``)."""
     from upsight.agent import hid_cli
 
-    return hid_cli.main(args.hid_args)
+    return hid_cli.main(args.rest)
 
 
 def cmd_policy(args: argparse.Namespace) -> int:
     """Show the admin policy or check a policy file; parses its own arguments."""
     from upsight.agent import policy_cli
 
-    return policy_cli.main(args.policy_args)
+    return policy_cli.main(args.rest)
 
 
 def _dry_run_executor() -> CapturingExecutor:
@@ -465,9 +465,20 @@ def cmd_protect(args: argparse.Namespace) -> int:
     """Simulate an outage against the settings, or steer protection; parses its own arguments."""
     from upsight.agent import protect_cli
 
-    return protect_cli.main(
-        args.protect_args, lambda: _effective_config(_paths())[0], _agent_client
-    )
+    return protect_cli.main(args.rest, lambda: _effective_config(_paths())[0], _agent_client)
+
+
+def _add_delegated(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    func: Callable[[argparse.Namespace], int],
+    summary: str,
+) -> None:
+    """A command whose module parses its own arguments and is imported only when used."""
+    # "+" as the prefix keeps argparse from taking the command's own options (-h, --json).
+    parser = sub.add_parser(name, help=summary, add_help=False, prefix_chars="+")
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.set_defaults(func=func)
 
 
 def _add_protect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -477,15 +488,12 @@ def _add_protect(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="protection only logs what it would run: no shutdown, and no FSD or UPS commands "
         "to real UPSes",
     )
-    # Like policy: protect_cli parses its own arguments and is imported only when used.
-    protect = sub.add_parser(
+    _add_delegated(
+        sub,
         "protect",
-        help="when would this computer shut down? simulate, status, postpone, cancel",
-        add_help=False,
-        prefix_chars="+",
+        cmd_protect,
+        "when would this computer shut down? simulate, status, postpone, cancel",
     )
-    protect.add_argument("protect_args", nargs=argparse.REMAINDER)
-    protect.set_defaults(func=cmd_protect)
 
 
 def _privacy_center(paths: AppPaths) -> PrivacyCenter | None:
@@ -511,7 +519,7 @@ def cmd_privacy(args: argparse.Namespace) -> int:
 
     client = _agent_client()
     try:
-        return privacy_cli.main(args.privacy_args, _paths(), client)
+        return privacy_cli.main(args.rest, _paths(), client)
     finally:
         if client is not None:
             client.close()
@@ -521,14 +529,14 @@ def cmd_nut_server(args: argparse.Namespace) -> int:
     """Users of the NUT server and its settings; parses its own arguments."""
     from upsight.agent.nut_server import cli as nut_server_cli
 
-    return nut_server_cli.main(args.nut_server_args, _paths())
+    return nut_server_cli.main(args.rest, _paths())
 
 
 def cmd_service(args: argparse.Namespace) -> int:
     """Install, remove or inspect the system service; parses its own arguments."""
     from upsight.agent import service_cli
 
-    return service_cli.main(args.service_args)
+    return service_cli.main(args.rest)
 
 
 def _add_service(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -539,43 +547,27 @@ def _add_service(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="run as the machine's service, with its directories (on Linux /etc/upsight, "
         "/var/lib/upsight, /run/upsight)",
     )
-    # Like policy: service_cli parses its own arguments and is imported only when used.
-    service = sub.add_parser(
-        "service",
-        help="install, remove or inspect the agent's system service",
-        add_help=False,
-        prefix_chars="+",
+    _add_delegated(
+        sub, "service", cmd_service, "install, remove or inspect the agent's system service"
     )
-    service.add_argument("service_args", nargs=argparse.REMAINDER)
-    service.set_defaults(func=cmd_service)
 
 
 def _add_policy(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    # Like hid: policy_cli parses its own arguments and is imported only when used.
-    policy = sub.add_parser(
-        "policy",
-        help="show the admin policy in effect, or check a policy file",
-        add_help=False,
-        prefix_chars="+",
+    _add_delegated(
+        sub, "policy", cmd_policy, "show the admin policy in effect, or check a policy file"
     )
-    policy.add_argument("policy_args", nargs=argparse.REMAINDER)
-    policy.set_defaults(func=cmd_policy)
-    privacy = sub.add_parser(
+    _add_delegated(
+        sub,
         "privacy",
-        help="what may leave this computer: show, grant, withdraw, preview, ledger, export",
-        add_help=False,
-        prefix_chars="+",
+        cmd_privacy,
+        "what may leave this computer: show, grant, withdraw, preview, ledger, export",
     )
-    privacy.add_argument("privacy_args", nargs=argparse.REMAINDER)
-    privacy.set_defaults(func=cmd_privacy)
-    nut_server = sub.add_parser(
+    _add_delegated(
+        sub,
         "nut-server",
-        help="users of the NUT server (upsc, upsmon, Home Assistant) and its settings",
-        add_help=False,
-        prefix_chars="+",
+        cmd_nut_server,
+        "users of the NUT server (upsc, upsmon, Home Assistant) and its settings",
     )
-    nut_server.add_argument("nut_server_args", nargs=argparse.REMAINDER)
-    nut_server.set_defaults(func=cmd_nut_server)
     _add_service(sub)
     _add_protect(sub)
 
@@ -652,11 +644,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     # No option prefixes here: every argument, --help included, goes to hid_cli,
     # which is imported only when this command runs.
-    hid = sub.add_parser(
-        "hid", help="decode HID descriptors and reports", add_help=False, prefix_chars="+"
-    )
-    hid.add_argument("hid_args", nargs=argparse.REMAINDER)
-    hid.set_defaults(func=cmd_hid)
+    _add_delegated(sub, "hid", cmd_hid, "decode HID descriptors and reports")
     _add_policy(sub)
     return parser
 

@@ -28,6 +28,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
+from benchmarks.history_bench import SimClock
 from benchmarks.support import percentile, scratch_dir
 from upsight.agent.config import Config
 from upsight.agent.events import EventKind, make_event
@@ -43,19 +44,6 @@ DAY_S = 86_400
 REDRAW_TARGET_MS = 100.0
 ONLINE = Status.of(UpsFlag.OL)
 ON_BATTERY = Status.of(UpsFlag.OB, UpsFlag.DISCHRG)
-
-
-class SimClock:
-    """A wall clock the filling loop sets, so the store's tiers age as in real use."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-    def monotonic(self) -> float:
-        return self.now
 
 
 def fill(store: HistoryStore, clock: SimClock, now: float, dense_days: int) -> int:

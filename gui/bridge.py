@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any, Final
 from PySide6.QtCore import QCoreApplication, QObject, Qt, Signal, Slot
 
 from upsight.agent.api.errors import AgentNotRunning, ApiError, BadRequest, UnknownMethod
+from upsight.agent.api.server import Route, call_route
 from upsight.agent.codec import event_from_json, state_from_json
 from upsight.agent.events import Event
 from upsight.agent.monitor import DeviceState
 
 if TYPE_CHECKING:
     from upsight.agent.api.client import ApiClient
-    from upsight.agent.api.server import Route
     from upsight.agent.bus import Message
     from upsight.agent.paths import AppPaths
     from upsight.agent.service import Agent
@@ -186,18 +186,12 @@ class Bridge(QObject):
         route = self._routes.get(method)
         if route is None:
             raise UnknownMethod(f"unknown method {method!r}")
+        # A JSON round trip both ways, so in-process callers see exactly what a socket gives.
         try:
             decoded = json.loads(json.dumps(params))
-            return json.loads(json.dumps(route.handler(decoded)))
-        except ApiError:
-            raise
-        except KeyError as exc:
-            raise BadRequest(f"{method}: missing or unknown parameter {exc}") from exc
         except (ValueError, TypeError) as exc:
             raise BadRequest(f"{method}: {exc}") from exc
-        except Exception as exc:
-            log.exception("%s failed", method)
-            raise ApiError(f"{method} failed: {exc}") from exc
+        return json.loads(json.dumps(call_route(route, method, decoded)))
 
     def run_command(self, device: str, name: str, value: str | None = None) -> None:
         """Run an instant command such as ``beeper.mute`` on a device; blocks until done.

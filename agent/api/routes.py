@@ -6,13 +6,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from upsight.agent import config as config_file
-from upsight.agent.api.errors import ApiError, BadRequest
+from upsight.agent.api.errors import ApiError
 from upsight.agent.api.server import Access, ApiServer, Route
 from upsight.agent.codec import event_to_json, state_to_json
 from upsight.agent.events import Event, EventKind
 from upsight.agent.privacy.purposes import Purpose
 from upsight.agent.protection.engine import ProtectionRefused
-from upsight.drivers.errors import UpsError
 
 if TYPE_CHECKING:
     from upsight.agent.bus import Message
@@ -88,14 +87,9 @@ def routes(agent: Agent) -> dict[str, Route]:
 
     def command(params: Mapping[str, Any]) -> Any:
         value = params.get("value")
-        try:
-            agent.run_command(
-                str(params["device"]), str(params["name"]), None if value is None else str(value)
-            )
-        except KeyError as exc:
-            raise BadRequest(f"no device named {params['device']!r}") from exc
-        except UpsError as exc:
-            raise BadRequest(str(exc)) from exc
+        agent.run_command(
+            str(params["device"]), str(params["name"]), None if value is None else str(value)
+        )
         return None
 
     def refused(exc: ProtectionRefused) -> ApiError:

@@ -35,6 +35,7 @@ from upsight.agent.api.errors import (
     UnknownMethod,
 )
 from upsight.agent.api.peer import Peer, peer_of
+from upsight.drivers.errors import UpsError
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,33 @@ class Route:
     Attributes:
         access: Who may call it.
         handler: Called with the request's params from the client's thread;
-            returns a JSON-serialisable result. ``ValueError``, ``KeyError``
-            and ``TypeError`` are reported as ``bad-request``; ``ApiError``
+            returns a JSON-serialisable result. ``ValueError``, ``KeyError``,
+            ``TypeError`` and ``UpsError`` are reported as ``bad-request``; ``ApiError``
             subclasses as their own code; anything else as ``failed``.
     """
 
     access: Access
     handler: Callable[[Mapping[str, Any]], Any]
+
+
+def call_route(route: Route, method: str, params: Mapping[str, Any]) -> Any:
+    """Run a route's handler, turning every failure into an ApiError for the caller.
+
+    Bad parameters and the project's own errors become BadRequest; anything
+    unexpected is logged with its traceback and reported without internals.
+    """
+    try:
+        return route.handler(params)
+    except ApiError:
+        raise
+    except KeyError as exc:
+        raise BadRequest(f"{method}: missing or unknown parameter {exc}") from exc
+    except (ValueError, TypeError, UpsError) as exc:
+        # UpsError (a refused setting, a command the device lacks) already says what is wrong.
+        raise BadRequest(f"{method}: {exc}") from exc
+    except Exception as exc:
+        log.exception("local API: %s failed", method)
+        raise ApiError(f"{method} failed") from exc
 
 
 class _Subscription:
@@ -548,18 +569,7 @@ class ApiServer:
             raise AccessDenied(f"{method} is not allowed for uid {session.peer.uid}")
         if method == framing.SUBSCRIBE_METHOD:
             return self._start_subscription(session)
-        try:
-            return self._routes[method].handler(request.params)
-        except ApiError:
-            raise
-        except KeyError as exc:
-            raise BadRequest(f"{method}: missing or unknown parameter {exc}") from exc
-        except (ValueError, TypeError) as exc:
-            raise BadRequest(f"{method}: {exc}") from exc
-        except Exception as exc:
-            # The traceback stays in the agent's log; clients learn nothing internal.
-            log.exception("local API: %s failed", method)
-            raise ApiError(f"{method} failed") from exc
+        return call_route(self._routes[method], method, request.params)
 
     def allows(self, access: Access, peer: Peer) -> bool:
         """Whether ``peer`` may call a route with ``access``.

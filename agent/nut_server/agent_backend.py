@@ -9,7 +9,6 @@ from ``UpsInfo``, and upsc and ``upsight status`` can never disagree.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -19,8 +18,8 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 
 from upsight.agent.bus import Message
 from upsight.agent.monitor import DeviceState, Link
-from upsight.agent.nut_server.backend import NutError, NutServerError, VarType, Writable
-from upsight.drivers.base import VarKind, WritableVar
+from upsight.agent.nut_server.backend import NutError, NutServerError, Writable
+from upsight.drivers.base import WritableVar
 from upsight.drivers.errors import UnsupportedCommand, UpsError
 from upsight.drivers.model import Reading, format_value
 
@@ -38,7 +37,6 @@ UNAVAILABLE: Final = "Unavailable"
 # poller, and busy clients ask thousands of times a second. The age limit only
 # matters if the bus falls behind.
 SNAPSHOT_MAX_AGE_S: Final = 1.0
-_KINDS: Final[Mapping[VarKind, VarType]] = {kind: VarType(kind.value) for kind in VarKind}
 # The generation it was taken at, when (monotonic seconds), and each device's state.
 _Snapshot: TypeAlias = tuple[int, float, Mapping[str, DeviceState]]
 
@@ -112,9 +110,6 @@ class AgentBackend:
         if spec is None:
             code = NutError.READONLY if name in self.variables(ups) else NutError.VAR_NOT_SUPPORTED
             raise NutServerError(code, f"{ups}: {name} cannot be changed")
-        problem = _check(spec, value)
-        if problem:
-            raise NutServerError(NutError.INVALID_VALUE, f"{ups}: {name}: {problem}")
         try:
             self._agent.set_variable(ups, name, value, self._timeout_s)
         except UnsupportedCommand as exc:
@@ -210,29 +205,8 @@ def serve_agent(agent: Agent) -> NutServer | None:
 def _writable(spec: WritableVar, value: str) -> Writable:
     return Writable(
         value=value,
-        kind=_KINDS[spec.kind],
+        kind=spec.kind,
         max_length=spec.max_length,
         choices=spec.choices,
         ranges=tuple((format_value(low), format_value(high)) for low, high in spec.ranges),
     )
-
-
-def _check(spec: Writable, value: str) -> str:
-    """Why ``value`` does not fit ``spec``, or "" when it does."""
-    if spec.kind is VarType.STRING:
-        if spec.max_length and len(value) > spec.max_length:
-            return f"longer than {spec.max_length} characters"
-        return ""
-    if spec.kind is VarType.ENUM:
-        return "" if value in spec.choices else f"not one of {', '.join(spec.choices)}"
-    try:
-        number = float(value)
-    except ValueError:
-        return "not a number"
-    if not math.isfinite(number):
-        return "not a number"
-    if spec.kind is VarType.RANGE and not any(
-        float(low) <= number <= float(high) for low, high in spec.ranges
-    ):
-        return "outside the accepted ranges"
-    return ""

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from upsight.drivers.base import VarKind
+
 
 class NutError(enum.StrEnum):
     """The single-token error names of the NUT network protocol (``ERR <name>``)."""
@@ -44,21 +46,12 @@ class NutServerError(Exception):
         self.code = code
 
 
-class VarType(enum.Enum):
-    """How ``GET TYPE`` describes a writable variable."""
-
-    STRING = "STRING"
-    NUMBER = "NUMBER"
-    ENUM = "ENUM"
-    RANGE = "RANGE"
-
-
 @dataclass(frozen=True)
 class Writable:
     """A variable a client may change with ``SET VAR``, and what it accepts."""
 
     value: str
-    kind: VarType = VarType.STRING
+    kind: VarKind = VarKind.STRING
     max_length: int = 0
     choices: tuple[str, ...] = ()
     ranges: tuple[tuple[str, str], ...] = ()

@@ -32,9 +32,10 @@ from dataclasses import dataclass
 from typing import Final, assert_never
 
 from upsight.agent.nut_server import commands, descriptions, wire
-from upsight.agent.nut_server.backend import Backend, NutError, NutServerError, VarType, Writable
+from upsight.agent.nut_server.backend import Backend, NutError, NutServerError, Writable
 from upsight.agent.nut_server.logins import Logins
 from upsight.agent.nut_server.users import User, Users
+from upsight.drivers.base import VarKind
 
 log = logging.getLogger(__name__)
 
@@ -95,18 +96,18 @@ def _find(names: Collection[str], wanted: str) -> str | None:
 
 def _check_value(spec: Writable, value: str) -> None:
     """Refuse a value ``spec`` does not accept, in upsd's order: length, then content."""
-    if spec.kind is VarType.STRING:
+    if spec.kind is VarKind.STRING:
         # A zero length means the backend sets no limit.
         if spec.max_length and len(value) > spec.max_length:
             raise NutServerError(NutError.TOO_LONG, f"more than {spec.max_length} characters")
-    elif spec.kind is VarType.ENUM:
+    elif spec.kind is VarKind.ENUM:
         if value not in spec.choices:
             raise NutServerError(NutError.INVALID_VALUE, "not one of the choices")
     else:
         number = _number(value)
         if number is None:
             raise NutServerError(NutError.INVALID_VALUE, "not a number")
-        if spec.kind is VarType.RANGE and not any(
+        if spec.kind is VarKind.RANGE and not any(
             (low := _number(low_text)) is not None
             and (high := _number(high_text)) is not None
             and low <= number <= high
@@ -126,7 +127,7 @@ def _read_only_type(value: str) -> str:
 
 
 def _writable_type(spec: Writable) -> str:
-    if spec.kind is VarType.STRING:
+    if spec.kind is VarKind.STRING:
         return f"RW STRING:{spec.max_length}"
     return f"RW {spec.kind.value}"
 

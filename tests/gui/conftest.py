@@ -6,7 +6,6 @@ import os
 
 # Qt reads this when the first QGuiApplication is made, which pytest-qt does later.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# The agents these tests run put UPSes on battery; protection must only log what it would do.
 
 import shutil
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.gui.dumps import ON_LINE, write_dump
 from upsight.agent.paths import AppPaths
 
 
@@ -24,3 +24,11 @@ def paths() -> Iterator[AppPaths]:
     root = Path(tempfile.mkdtemp(dir="/tmp", prefix="upsight-gui-"))
     yield AppPaths(root / "config", root / "data", root / "run")
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def dump(paths: AppPaths) -> Path:
+    """A dummy-ups file of a UPS on line, which tests rewrite to drive a real agent."""
+    path = paths.config_dir.parent / "ups.dev"
+    write_dump(path, ON_LINE)
+    return path

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from tests.gui.dumps import ON_BATTERY, ON_LINE, write_dump
+from tests.gui.dumps import ON_BATTERY, write_dump
 from upsight.agent.config import Config
 from upsight.agent.events import Event, EventKind, Severity, make_event
 from upsight.agent.history.store import HistoryStore
@@ -30,13 +30,6 @@ RECORDED = (
     make_event(T0 + 120, "ups2", EventKind.REPLBATT, None),
     make_event(T0 + 180, "ups", EventKind.ONLINE, None),
 )
-
-
-@pytest.fixture
-def dump(paths: AppPaths) -> Path:
-    path = paths.config_dir.parent / "ups.dev"
-    write_dump(path, ON_LINE)
-    return path
 
 
 @pytest.fixture

@@ -98,13 +98,6 @@ def server(bus_address: str) -> Iterator[NotificationServer]:
 
 
 @pytest.fixture
-def dump(paths: AppPaths) -> Path:
-    path = paths.config_dir.parent / "ups.dev"
-    write_dump(path, ON_LINE)
-    return path
-
-
-@pytest.fixture
 def bridge(qtbot: QtBot, paths: AppPaths, dump: Path) -> Iterator[Bridge]:
     agent = Agent(paths, Config(poll_interval_s=0.1), [f"dummy:{dump}"], serve_api=False)
     bridge = Bridge.in_process(agent)

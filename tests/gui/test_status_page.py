@@ -17,13 +17,6 @@ from upsight.gui.bridge import Bridge
 from upsight.gui.pages.status import DeviceCard, StatusPage
 
 
-@pytest.fixture
-def dump(paths: AppPaths) -> Path:
-    path = paths.config_dir.parent / "ups.dev"
-    write_dump(path, ON_LINE)
-    return path
-
-
 @contextmanager
 def running_page(qtbot: QtBot, paths: AppPaths, spec: str) -> Iterator[StatusPage]:
     agent = Agent(paths, Config(poll_interval_s=0.1), [spec], serve_api=False)

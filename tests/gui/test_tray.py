@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QSystemTrayIcon
 from pytestqt.qtbot import QtBot
 
 from tests.fakes import FakeClock
-from tests.gui.dumps import ON_BATTERY, ON_LINE, write_dump
+from tests.gui.dumps import ON_BATTERY, write_dump
 from upsight.agent.config import Config
 from upsight.agent.events import Severity
 from upsight.agent.paths import AppPaths
@@ -36,13 +36,6 @@ def running_tray(qtbot: QtBot, paths: AppPaths, spec: str) -> Iterator[Tray]:
     finally:
         bridge.close()
         agent.stop()
-
-
-@pytest.fixture
-def dump(paths: AppPaths) -> Path:
-    path = paths.config_dir.parent / "ups.dev"
-    write_dump(path, ON_LINE)
-    return path
 
 
 @pytest.fixture

@@ -6,8 +6,9 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from upsight.agent.nut_server.backend import NutError, NutServerError, VarType, Writable
+from upsight.agent.nut_server.backend import NutError, NutServerError, Writable
 from upsight.agent.nut_server.users import Action, PasswordHash, Upsmon, User, Users
+from upsight.drivers.base import VarKind
 
 
 @dataclass
@@ -103,14 +104,14 @@ def sample_backend() -> FakeBackend:
             "device.model": 'Back "Pro" 650\\2',
         },
         writable={
-            "ups.id": Writable("rack-a", VarType.STRING, max_length=12),
+            "ups.id": Writable("rack-a", VarKind.STRING, max_length=12),
             "input.sensitivity": Writable(
-                "medium", VarType.ENUM, choices=("low", "medium", "high")
+                "medium", VarKind.ENUM, choices=("low", "medium", "high")
             ),
             "ups.delay.shutdown": Writable(
-                "20", VarType.RANGE, ranges=(("0", "60"), ("90", "120"))
+                "20", VarKind.RANGE, ranges=(("0", "60"), ("90", "120"))
             ),
-            "battery.charge.low": Writable("10", VarType.NUMBER),
+            "battery.charge.low": Writable("10", VarKind.NUMBER),
         },
         commands={"beeper.disable", "load.off", "test.battery.start.quick"},
     )

@@ -18,7 +18,7 @@ from tests.agent.nut_server.serving import (
 from tests.fakes import FakeClock
 from upsight.agent.monitor import Link
 from upsight.agent.nut_server.agent_backend import AgentBackend
-from upsight.agent.nut_server.backend import NutError, NutServerError, VarType, Writable
+from upsight.agent.nut_server.backend import NutError, NutServerError, Writable
 from upsight.agent.paths import AppPaths
 from upsight.drivers.base import VarKind, WritableVar
 from upsight.drivers.dummy import DummyDriver
@@ -112,8 +112,8 @@ def test_every_dummy_variable_is_writable_until_the_file_changes(tmp_path: Path)
         backend = AgentBackend(agent)
         writable = backend.writable("ups")
         assert set(writable) == set(backend.variables("ups"))
-        assert writable["battery.charge"] == Writable("100", VarType.NUMBER)
-        assert writable["ups.model"] == Writable("Test UPS 1000", VarType.STRING, max_length=32)
+        assert writable["battery.charge"] == Writable("100", VarKind.NUMBER)
+        assert writable["ups.model"] == Writable("Test UPS 1000", VarKind.STRING, max_length=32)
         backend.set_variable("ups", "battery.charge", "55")
         assert wait_until(lambda: backend.variables("ups")["battery.charge"] == "55")
         backend.set_variable("ups", "ups.status", "OB LB")
