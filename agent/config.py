@@ -39,6 +39,7 @@ class Config:
     history_raw_hours: float = 48.0
     history_minute_days: float = 90.0
     history_hour_days: float = 1825.0
+    history_flush_s: float = 10.0
     cloud_endpoint: str = ""
     cloud_ca_bundle: str = ""
     cloud_max_requests_per_minute: float = 15.0
@@ -78,10 +79,10 @@ def _number(low: float, high: float) -> Callable[[Any], float]:
     def convert(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError
-        number = float(value)
-        if not low <= number <= high:
+        # Compared before converting: float() overflows on integers past 1e308.
+        if not low <= value <= high:
             raise ValueError
-        return number
+        return float(value)
 
     return convert
 
@@ -206,6 +207,12 @@ SETTINGS: Final[tuple[Setting, ...]] = (
         "history_hour_days",
         "a number of days from 1 to 36500",
         _number(1, 36500),
+    ),
+    Setting(
+        "history.flush_s",
+        "history_flush_s",
+        "a number of seconds from 0.5 to 300",
+        _number(0.5, 300),
     ),
     Setting(
         "cloud.endpoint",
@@ -396,8 +403,11 @@ def load(path: Path) -> LoadResult:
         return LoadResult(Config(), (f"{path}: cannot be read ({exc.strerror}); using defaults",))
     try:
         table = tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        return LoadResult(Config(), (f"{path}: not valid TOML ({exc}); using defaults",))
+    except (ValueError, RecursionError) as exc:
+        # Besides TOMLDecodeError, tomllib lets out ValueError for integers past Python's
+        # digit limit and RecursionError for deeply nested arrays.
+        why = "nested too deeply" if isinstance(exc, RecursionError) else exc
+        return LoadResult(Config(), (f"{path}: not valid TOML ({why}); using defaults",))
     problems: list[str] = []
     version = table.pop("version", None)
     if version is None:

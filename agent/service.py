@@ -39,8 +39,6 @@ log = logging.getLogger(__name__)
 # The watchdog sleeps until the earliest device deadline, but at most this long,
 # so that a changed poll interval takes effect soon.
 WATCHDOG_MAX_SLEEP_S = 5.0
-# Readings are written to disk this often; a crash loses at most this much raw data.
-HISTORY_FLUSH_S = 10.0
 
 
 def device_names(count: int) -> list[str]:
@@ -91,7 +89,8 @@ class Agent:
         self._serve_api = serve_api
         self.bus = Bus()
         self.history = HistoryStore(paths.history_db, retention(config), clock)
-        self._recorder = HistoryRecorder(self.history, flush_interval_s=HISTORY_FLUSH_S)
+        # Readings reach the disk this often (history.flush_s): a crash loses at most that much.
+        self._recorder = HistoryRecorder(self.history, flush_interval_s=config.history_flush_s)
         self._pollers = [
             self._make_poller(name, spec)
             for name, spec in zip(device_names(len(devices)), devices, strict=True)
@@ -235,8 +234,8 @@ class Agent:
     def set_setting(self, key: str, value: Any) -> Config:
         """Validate, save and apply one setting.
 
-        Polling and event settings apply at once; history retention and the
-        device list apply at the next start.
+        Polling and event settings apply at once; history retention and flushing
+        and the device list apply at the next start.
 
         Raises:
             ConfigError: the key is unknown, the value invalid, or the key managed by

@@ -75,6 +75,13 @@ SETTING_SCHEMAS: Final[Mapping[str, Mapping[str, Any]]] = {
     "history.raw_hours": _count(1, 720, "How long every reading is kept.", "hours", 48),
     "history.minute_days": _count(1, 3650, "How long per-minute averages are kept.", "days", 90),
     "history.hour_days": _count(1, 36500, "How long per-hour averages are kept.", "days", 1825),
+    "history.flush_s": _seconds(
+        0.5,
+        300,
+        "How often readings are written to disk; a crash or power cut loses at most this "
+        "much, and a longer interval means fewer disk writes.",
+        10,
+    ),
     "cloud.max_requests_per_minute": _count(
         1,
         600,
@@ -312,6 +319,10 @@ def apply_policy(config: Config, policy: EffectivePolicy) -> tuple[Config, Locks
     a user who chose otherwise keeps that choice. A value the agent refuses is logged
     with its source and ignored; nothing here raises.
 
+    Fail-safe: a broken managed source never unlocks anything. A managed value the schema
+    or the agent refuses still locks its key, and a managed source whose settings cannot be read at
+    all locks every key, each at the user's value, until the source is fixed.
+
     Args:
         config: the user's config, as the config file holds it.
         policy: the merged admin policy.
@@ -324,7 +335,14 @@ def apply_policy(config: Config, policy: EffectivePolicy) -> tuple[Config, Locks
     good, bad = _checked(policy)
     for problem in bad:
         log.warning("policy %s: %s: %s", problem.source, problem.key, problem.problem)
-    locks: dict[str, str] = {}
+    locks: dict[str, str] = {
+        key: value.source for key, value in policy_values(policy).items() if value.locked
+    }
+    for key, source in policy.refused_settings:
+        locks.setdefault(key, source)
+    for source in policy.unknown_settings:
+        for key in chosen:
+            locks.setdefault(key, source)
     for key, value in good:
         if value.locked:
             locks[key] = value.source

@@ -215,17 +215,26 @@ def measure(
     return results
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--requests", type=int, default=60000, help="per round, all clients")
-    parser.add_argument("--rounds", type=int, default=3, help="per server, alternating")
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 50])
-    parser.add_argument("--load", choices=["c", "python"], help="load generator (default: c)")
-    args = parser.parse_args()
+@dataclass(frozen=True)
+class Report:
+    """Every figure of one benchmark run."""
+
+    load: str  # the load generator used
+    results: dict[int, dict[str, Result]]  # by client count, then "upsd" / "upsight"
+    memory_mb: dict[str, float]  # RSS by server
+
+
+def run(requests: int, rounds: int, clients: list[int], load: str | None = None) -> Report:
+    """Start both servers, measure each client count, stop them.
+
+    Args:
+        requests: requests per round, all clients together.
+        rounds: rounds per server, alternating.
+        clients: the client counts to measure.
+        load: "c" or "python"; None picks c when a C compiler is found.
+    """
     root = scratch_dir()
-    load = args.load or ("c" if shutil.which("cc") or shutil.which("gcc") else "python")
+    load = load or ("c" if shutil.which("cc") or shutil.which("gcc") else "python")
     drive = c_driver(root) if load == "c" else drive_python
     nut = NutServer(root / "nut", DUMP.read_text()).start()
     port = free_port()
@@ -238,21 +247,32 @@ def main() -> None:
             "upsight": Server(("127.0.0.1", port), "ups", [agent.pid]),
         }
         wait_answering(servers["upsight"].address, "ups")
-        results = {
-            clients: measure(drive, servers, clients, args.requests, args.rounds)
-            for clients in args.clients
-        }
+        results = {count: measure(drive, servers, count, requests, rounds) for count in clients}
         memory = {name: rss_mb(server.pids) for name, server in servers.items()}
     finally:
         agent.terminate()
         agent.wait(10)
         nut.stop()
+    return Report(load, results, memory)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--requests", type=int, default=60000, help="per round, all clients")
+    parser.add_argument("--rounds", type=int, default=3, help="per server, alternating")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 50])
+    parser.add_argument("--load", choices=["c", "python"], help="load generator (default: c)")
+    args = parser.parse_args()
+    report = run(args.requests, args.rounds, args.clients, args.load)
+    memory = report.memory_mb
     print(
         f"GET VAR ups.status, {args.rounds} alternating rounds of {args.requests} requests, "
-        f"one connection per client, {load} load generator"
+        f"one connection per client, {report.load} load generator"
     )
     print(f"{'clients':>7} {'server':<8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu µs':>7}")
-    for clients, by_server in results.items():
+    for clients, by_server in report.results.items():
         for name, r in by_server.items():
             print(
                 f"{clients:>7} {name:<8} {r.requests_per_s:>9.0f} {r.p50_ms:>8.3f} "

@@ -118,8 +118,13 @@ def _parse_hid(text: str, rest: str) -> DeviceSpec:
 
 
 def _parse_nut(text: str, rest: str) -> DeviceSpec:
-    parts = urlsplit("nut:" + rest)
-    if not rest.startswith("//") or not parts.hostname:
+    try:
+        parts = urlsplit("nut:" + rest)
+        host = parts.hostname
+    except ValueError:
+        # urlsplit refuses an unclosed "[", and hostname an empty or bad "[...]".
+        raise _fail(text, f"the host is not a valid address; expected {FORMS['nut']}") from None
+    if not rest.startswith("//") or not host:
         raise _fail(text, f"missing host; expected {FORMS['nut']}")
     ups = parts.path.lstrip("/")
     if not _NAME.fullmatch(ups):
@@ -128,12 +133,12 @@ def _parse_nut(text: str, rest: str) -> DeviceSpec:
         port = parts.port or 3493
     except ValueError:
         raise _fail(text, "port must be a number from 1 to 65535") from None
-    params = {"host": parts.hostname, "port": str(port), "ups": ups}
+    params = {"host": host, "port": str(port), "ups": ups}
     if parts.username:
         params["user"] = unquote(parts.username)
     if parts.password is not None:
         params["password"] = unquote(parts.password)
-    return DeviceSpec("nut", f"{parts.hostname}:{port}/{ups}", params, text)
+    return DeviceSpec("nut", f"{host}:{port}/{ups}", params, text)
 
 
 def _parse_port(scheme: str, text: str, rest: str) -> DeviceSpec:

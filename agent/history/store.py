@@ -78,6 +78,10 @@ _CHUNK_S: Final = 10
 # How long a write waits for a lock held by another connection before the
 # flush fails and is retried at the next interval.
 _BUSY_TIMEOUT_S = 1.0
+# A database that cannot be opened is tried again after this long, doubling up to the
+# most; a retry is only an open() of a file, but the log need not see one a second.
+_REOPEN_MIN_S: Final = 1.0
+_REOPEN_MAX_S: Final = 60.0
 # Rows kept per buffer while writes fail: about 16 h of raw chunks (some 6 MB),
 # 10 h of minute buckets for ten variables, or 6000 events.
 _MAX_PENDING = 6000
@@ -222,6 +226,10 @@ class _NewerSchemaError(Exception):
     """The file was written by a newer Upsight; writing to it could damage it."""
 
 
+class _ForeignFileError(Exception):
+    """The path holds something other than a history database: set it aside, start afresh."""
+
+
 def _is_corrupt(exc: sqlite3.Error) -> bool:
     return getattr(exc, "sqlite_errorname", "") in _CORRUPT_ERRORS
 
@@ -238,6 +246,10 @@ def _init_schema(db: sqlite3.Connection) -> None:
     if version > SCHEMA_VERSION:
         raise _NewerSchemaError(f"schema version {version} is newer than {SCHEMA_VERSION}")
     if version == 0:
+        tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master LIMIT 3")]
+        if tables:
+            # Ours always carries a schema version: this is some other SQLite file.
+            raise _ForeignFileError(f"not a history database (it has {', '.join(tables)})")
         db.executescript(f"BEGIN;{_SCHEMA}COMMIT;")
 
 
@@ -258,6 +270,31 @@ def _hours(
         known = merged.get(key)
         merged[key] = bucket if known is None else merge(known, bucket)
     return [(*key, b.n, b.min, b.avg, b.max) for key, b in merged.items()]
+
+
+def _moved(row: list[float], columns: list[int], width: int) -> list[float]:
+    """A row with each column moved to ``columns[i]``, NaN in columns nobody moved to."""
+    moved = [_NAN] * width
+    for column, value in enumerate(row):
+        moved[columns[column]] = value
+    return moved
+
+
+def _repack(blob: bytes, n: int, columns: list[int], width: int) -> bytes:
+    """A packed chunk of ``n`` rows with its columns moved as :func:`_moved` moves a row's."""
+    values = struct.unpack(f"<{len(blob) // 8}d", blob)
+    moved = [_NAN] * (width * n)
+    for column in range(len(values) // n):
+        start = columns[column] * n
+        moved[start : start + n] = values[column * n : (column + 1) * n]
+    return struct.pack(f"<{len(moved)}d", *moved)
+
+
+def _reason(exc: BaseException) -> str:
+    """The OS's or SQLite's words for what failed, without Python's errno prefix."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def _unpack(blob: bytes) -> array[float]:
@@ -282,8 +319,11 @@ class HistoryStore:
         """Open or create the database at ``path`` (and its directory).
 
         A corrupt file is moved aside as ``<name>.corrupt-<timestamp>`` and a new
-        one is started. If no file can be used at all, history lives in memory
-        for this session and an error is logged.
+        one is started. A file that cannot be opened now (a full disk, a missing
+        mount) is tried again at later flushes, with a backoff of up to a minute,
+        while what is recorded waits in memory (up to the same cap as failed
+        writes); queries return nothing until it opens. A file written by a newer
+        version is left alone and history lives in memory for this session.
         """
         self._path = Path(path)
         self._retention = retention
@@ -307,6 +347,11 @@ class HistoryStore:
         self._max_pending = _MAX_PENDING
         self._failures = 0
         self._dropped = 0
+        # False while the file could not be opened: self._db is then an empty memory
+        # database that answers queries, and writes wait for the file.
+        self._attached = True
+        self._reopen_s = _REOPEN_MIN_S
+        self._reopen_at = 0.0
         self._db, self._read = self._open()
         self._load_names()
 
@@ -314,18 +359,39 @@ class HistoryStore:
 
     def _open(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         try:
+            return self._open_usable()
+        except _NewerSchemaError as exc:
+            logger.error(
+                "Cannot use history database %s (%s); history is kept in memory this session",
+                self._path,
+                exc,
+            )
+            return self._memory()
+        except (sqlite3.Error, OSError) as exc:
+            logger.error(
+                "Cannot open history database %s (%s); keeping history in memory and retrying",
+                self._path,
+                _reason(exc),
+            )
+            self._attached = False
+            self._failures = 1
+            self._reopen_at = self._clock.monotonic() + self._reopen_s
+            return self._memory()
+
+    def _open_usable(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
+        """The file's connections; a corrupt or foreign file is set aside for a new one."""
+        try:
+            if self._path.is_dir():
+                raise _ForeignFileError("a directory, not a database")
             return self._open_file()
         except sqlite3.DatabaseError as exc:
             if not _is_corrupt(exc):
-                return self._open_memory(exc)
+                raise
             logger.error("History database %s is corrupt: %s", self._path, exc)
-        except (OSError, _NewerSchemaError) as exc:
-            return self._open_memory(exc)
-        try:
-            self._move_aside()
-            return self._open_file()
-        except (sqlite3.Error, OSError) as exc:
-            return self._open_memory(exc)
+        except _ForeignFileError as exc:
+            logger.error("History database %s is unusable: %s", self._path, exc)
+        self._move_aside()
+        return self._open_file()
 
     def _open_file(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -344,12 +410,7 @@ class HistoryStore:
             raise
         return db, read
 
-    def _open_memory(self, exc: BaseException) -> tuple[sqlite3.Connection, sqlite3.Connection]:
-        logger.error(
-            "Cannot use history database %s (%s); history is kept in memory this session",
-            self._path,
-            exc,
-        )
+    def _memory(self) -> tuple[sqlite3.Connection, sqlite3.Connection]:
         # A named shared-cache memory database, so that both connections see it.
         target = f"file:upsight-history-{id(self)}?mode=memory&cache=shared"
         db = _connect(target, uri=True)
@@ -489,6 +550,8 @@ class HistoryStore:
             or self._energy
         ):
             return True
+        if not self._attached and not self._reattach():
+            return False
         db = self._db
         try:
             db.execute("BEGIN")
@@ -522,6 +585,87 @@ class HistoryStore:
             self._failures = self._dropped = 0
         return True
 
+    def _reattach(self) -> bool:
+        """Open the file that could not be opened before; False while it still cannot be."""
+        now = self._clock.monotonic()
+        if now < self._reopen_at:
+            self._trim()
+            return False
+        try:
+            db, read = self._open_usable()
+        except (sqlite3.Error, OSError, _NewerSchemaError) as exc:
+            self._reopen_s = min(self._reopen_s * 2, _REOPEN_MAX_S)
+            self._reopen_at = now + self._reopen_s
+            self._on_write_error(exc)
+            return False
+        try:
+            self._adopt_names(db)
+        except sqlite3.Error as exc:
+            db.close()
+            read.close()
+            self._reopen_at = now + self._reopen_s
+            self._on_write_error(exc)
+            return False
+        with self._read_lock:
+            self._db.close()
+            self._read.close()
+            self._db, self._read = db, read
+        self._attached = True
+        self._reopen_s = _REOPEN_MIN_S
+        return True
+
+    def _adopt_names(self, db: sqlite3.Connection) -> None:
+        """Renumber what was recorded without the file by the file's own device and variable ids.
+
+        Names seen only in memory get ids after the file's; the open rows, buffered raw
+        chunks (whose columns are variable ids), buckets, events and energy follow.
+        """
+        file_devices = {name: dev_id for dev_id, name in db.execute("SELECT id, name FROM device")}
+        file_vars: dict[int, dict[str, int]] = {}
+        for dev_id, var_id, name in db.execute("SELECT device_id, id, name FROM variable"):
+            file_vars.setdefault(dev_id, {})[name] = var_id
+        next_dev = max(file_devices.values(), default=0) + 1
+        new_devices: list[tuple[int, str]] = []
+        new_vars: list[tuple[int, int, str]] = []
+        moves: dict[int, tuple[int, list[int], int]] = {}  # old id: new id, columns, width
+        for name, dev in self._devices.items():
+            dev_id = file_devices.get(name)
+            if dev_id is None:
+                dev_id, next_dev = next_dev, next_dev + 1
+                new_devices.append((dev_id, name))
+            var_ids = {ON_BATTERY: 0, **file_vars.get(dev_id, {})}
+            next_var = max(var_ids.values()) + 1
+            columns = list(range(len(dev.blank) + 2))
+            for var, old_id in dev.var_ids.items():
+                var_id = var_ids.get(var)
+                if var_id is None:
+                    var_id, next_var = next_var, next_var + 1
+                    var_ids[var] = var_id
+                    new_vars.append((dev_id, var_id, var))
+                columns[old_id + 1] = var_id + 1
+            width = next_var + 1
+            moves[dev.id] = (dev_id, columns, width)
+            dev.rows = [_moved(row, columns, width) for row in dev.rows]
+            dev.id, dev.var_ids, dev.blank = dev_id, var_ids, [_NAN] * (width - 2)
+        for name, dev_id in file_devices.items():
+            if name not in self._devices:
+                var_ids = file_vars.get(dev_id, {ON_BATTERY: 0})
+                blank = [_NAN] * max(var_ids.values(), default=0)
+                self._devices[name] = _Device(dev_id, var_ids, blank)
+        self._new_devices, self._new_vars = new_devices, new_vars
+        self._raw = [
+            (moves[d][0], t, n, status, _repack(blob, n, moves[d][1], moves[d][2]))
+            for d, t, n, status, blob in self._raw
+        ]
+        self._buckets = [
+            (moves[d][0], moves[d][1][v + 1] - 1, t, n, lo, mean, hi)
+            for d, v, t, n, lo, mean, hi in self._buckets
+        ]
+        self._events = [
+            (moves[d][0], t, kind, message, data) for d, t, kind, message, data in self._events
+        ]
+        self._energy = {(moves[d][0], h, src): wh for (d, h, src), wh in self._energy.items()}
+
     def _rollback(self) -> None:
         if self._db.in_transaction:
             try:
@@ -529,13 +673,13 @@ class HistoryStore:
             except sqlite3.Error as exc:
                 logger.debug("History rollback failed: %s", exc)
 
-    def _on_write_error(self, exc: sqlite3.Error) -> None:
+    def _on_write_error(self, exc: sqlite3.Error | OSError | _NewerSchemaError) -> None:
         self._failures += 1
         if self._failures == 1:
             logger.error(
                 "Cannot write history to %s (%s); keeping it in memory and retrying",
                 self._path,
-                exc,
+                _reason(exc),
             )
         else:
             logger.debug("History write failed again (%d): %s", self._failures, exc)
@@ -560,7 +704,7 @@ class HistoryStore:
     def prune(self) -> None:
         """Delete what is older than each tier's retention, relative to ``clock.time()``."""
         with self._lock:
-            if self._closed:
+            if self._closed or not self._attached:
                 return
             now = self._clock.time()
             keep = self._retention
@@ -603,6 +747,8 @@ class HistoryStore:
                 self._close_chunk(dev)
                 self._close_minute(dev)
                 dev.window = dev.minute = -1
+            # A last try at a file that could not be opened, whatever the backoff says.
+            self._reopen_at = 0.0
             if not self._write_pending():
                 logger.error(
                     "History closed with %d chunks, %d buckets and %d events unwritten",

@@ -168,6 +168,10 @@ class EffectivePolicy:
         network_blocked: the source that blocks every connection to the cloud (a
             ``CloudConnection: blocked``, or a source so broken that it fails closed), or
             ``None``. Even consent receipts and deletion requests wait while it is set.
+        unknown_settings: mandatory sources whose agent settings could not be read (the
+            file is broken, or its ``Settings`` is not an object); what they lock is unknown.
+        refused_settings: ``(config key, source)`` of each managed agent setting whose
+            value fails the schema; the key stays locked at the user's value.
     """
 
     entries: tuple[PolicyEntry, ...] = ()
@@ -175,6 +179,8 @@ class EffectivePolicy:
     errors: tuple[PolicyProblem, ...] = ()
     searched: tuple[str, ...] = ()
     network_blocked: str | None = None
+    unknown_settings: tuple[str, ...] = ()
+    refused_settings: tuple[tuple[str, str], ...] = ()
 
     def entry(self, name: str) -> PolicyEntry | None:
         """The entry in effect for ``name``, or ``None``."""
@@ -349,6 +355,8 @@ def _read_json_file(path: Path, scope: Scope, level: Level) -> PolicyDocument:
         )
     except ValueError as exc:
         return PolicyDocument(ref, scope, level, failure=f"is not valid JSON ({exc})")
+    except RecursionError:
+        return PolicyDocument(ref, scope, level, failure="is not valid JSON (nested too deeply)")
     return PolicyDocument(ref, scope, level, content)
 
 
@@ -375,20 +383,48 @@ def _read_json_dir(location: PolicyLocation) -> list[PolicyDocument]:
     return [_read_json_file(directory / n, location.scope, location.level) for n in names]
 
 
+# Besides InvalidFileException, fuzzing got these out of plistlib on corrupt files:
+# LookupError (an unknown XML encoding), IndexError (a stray end tag), MemoryError (a
+# binary size field in the gigabytes) and RecursionError (an object that contains
+# itself, which _text_keys then follows forever).
+_PLIST_ERRORS: Final = (
+    plistlib.InvalidFileException,
+    ExpatError,
+    ValueError,
+    LookupError,
+    MemoryError,
+    RecursionError,
+)
+
+
+def _text_keys(value: object) -> bool:
+    """Whether every dictionary key is text: a corrupt binary plist can carry numbers."""
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _text_keys(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_text_keys(v) for v in value)
+    return True
+
+
 def _read_plist(location: PolicyLocation) -> list[PolicyDocument]:
     path = Path(location.where)
     ref, scope, level = location.where, location.scope, location.level
     try:
         with path.open("rb") as handle:
             policies = plistlib.load(handle)
+        text_keys = _text_keys(policies)
     except FileNotFoundError:
         return []
     except OSError as exc:
         return [PolicyDocument(ref, scope, level, failure=f"cannot be read ({exc.strerror})")]
-    except (plistlib.InvalidFileException, ExpatError, ValueError) as exc:
-        return [PolicyDocument(ref, scope, level, failure=f"is not a valid plist ({exc})")]
+    except _PLIST_ERRORS as exc:
+        why = str(exc) or type(exc).__name__
+        return [PolicyDocument(ref, scope, level, failure=f"is not a valid plist ({why})")]
     if not isinstance(policies, dict):
         return [PolicyDocument(ref, scope, level, failure="is not a dictionary of policies")]
+    if not text_keys:
+        failure = "is not a valid plist (a key is not text)"
+        return [PolicyDocument(ref, scope, level, failure=failure)]
     # A preferences domain holds the policy names at its top level.
     return [
         PolicyDocument(ref, scope, level, {"schema_version": SCHEMA_VERSION, "policies": policies})
@@ -545,7 +581,12 @@ def _invalid_key(path: Sequence[str]) -> str:
     return path[1]
 
 
-def _consequence(invalid: str) -> str:
+def _consequence(invalid: str, managed: bool = False) -> str:
+    if managed and invalid == "Settings":
+        return "every agent setting keeps the user's value, locked until the source is fixed"
+    if managed and invalid.startswith("Settings."):
+        # Fail-safe: a broken managed value must not hand the setting back to the user.
+        return "the user's value stays, locked until the source is fixed"
     if invalid == _WHOLE:
         return "the whole source is ignored and every upload purpose is blocked (fail closed)"
     if invalid in ("CloudConnection", "Purposes"):
@@ -572,7 +613,9 @@ def _rejection(path: Sequence[str], instance: object) -> str | None:
     return None
 
 
-def _schema_problems(content: Mapping[str, Any], ref: str) -> tuple[list[PolicyProblem], set[str]]:
+def _schema_problems(
+    content: Mapping[str, Any], ref: str, managed: bool
+) -> tuple[list[PolicyProblem], set[str]]:
     problems: list[PolicyProblem] = []
     invalid: set[str] = set()
     for error in _validator().iter_errors(content):
@@ -591,25 +634,26 @@ def _schema_problems(content: Mapping[str, Any], ref: str) -> tuple[list[PolicyP
         elif error.validator == "required":
             # One error per missing key; the key is named only in the message text.
             missing = [k for k in error.validator_value if k not in error.instance]
-            problems += _missing(ref, path, missing, invalid)
+            problems += _missing(ref, path, missing, invalid, managed)
         else:
             target = _invalid_key(path)
             invalid.add(target)
             message = _rejection(path, error.instance) or _describe(error)
             problems.append(
-                PolicyProblem(ref, ".".join(path), f"{message}; {_consequence(target)}")
+                PolicyProblem(ref, ".".join(path), f"{message}; {_consequence(target, managed)}")
             )
     return sorted(dict.fromkeys(problems), key=lambda p: p.key), invalid
 
 
 def _missing(
-    ref: str, path: list[str], missing: list[str], invalid: set[str]
+    ref: str, path: list[str], missing: list[str], invalid: set[str], managed: bool
 ) -> list[PolicyProblem]:
     if path:
         target = _invalid_key(path)
         invalid.add(target)
+        consequence = _consequence(target, managed)
         return [
-            PolicyProblem(ref, ".".join([*path, key]), f"is required; {_consequence(target)}")
+            PolicyProblem(ref, ".".join([*path, key]), f"is required; {consequence}")
             for key in missing
         ]
     messages = {
@@ -638,7 +682,8 @@ def _check(document: PolicyDocument) -> _Checked:
     if not isinstance(content, dict):
         problem = f"the document must be a JSON object; {_consequence(_WHOLE)}"
         return _Checked({}, frozenset({_WHOLE}), (PolicyProblem(ref, "", problem),))
-    problems, invalid = _schema_problems(content, ref)
+    managed = _mandatory(document) and document.scope is Scope.MACHINE
+    problems, invalid = _schema_problems(content, ref, managed)
     if _WHOLE in invalid or not isinstance(content.get("policies"), dict):
         return _Checked({}, frozenset(invalid), tuple(problems))
     policies_schema = _schema()["properties"]["policies"]
@@ -930,7 +975,23 @@ class _Merge:
         entries = tuple(sorted(self.entries.values(), key=position))
         cloud = self.entries.get("CloudConnection")
         network_blocked = cloud.source if blocked and cloud is not None else self.fail_closed
-        return EffectivePolicy(entries, purposes, tuple(self.problems), searched, network_blocked)
+        unknown = tuple(
+            d.ref
+            for group in self.groups
+            for d, c in group
+            if _mandatory(d) and d.scope is Scope.MACHINE and c.invalid & {_WHOLE, "Settings"}
+        )
+        refused = tuple(
+            (name.removeprefix("Settings."), d.ref)
+            for group in self.groups
+            for d, c in group
+            if _mandatory(d) and d.scope is Scope.MACHINE
+            for name in sorted(c.invalid)
+            if name.startswith("Settings.")
+        )
+        return EffectivePolicy(
+            entries, purposes, tuple(self.problems), searched, network_blocked, unknown, refused
+        )
 
 
 def resolve(documents: Sequence[PolicyDocument], searched: tuple[str, ...] = ()) -> EffectivePolicy:

@@ -107,7 +107,12 @@ class ConsentGate:
                     f"cloud connection blocked by your organization ({policy.network_blocked})",
                 )
             limit = self._hard_limit()
-            return GateDecision(Verdict.HOLD, limit) if limit else GateDecision(Verdict.SEND)
+            if limit:
+                return GateDecision(Verdict.HOLD, limit)
+            # A store that cannot be read cannot vouch for the receipts it queued.
+            if self._store.error is not None:
+                return GateDecision(Verdict.HOLD, str(self._store.error))
+            return GateDecision(Verdict.SEND)
         view = self.view(envelope.purpose, policy)
         if not view.effective.on:
             return GateDecision(Verdict.DROP, f"{envelope.purpose} is off: {view.decided_by}")

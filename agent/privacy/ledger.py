@@ -34,7 +34,7 @@ from upsight.agent.privacy.envelope import Envelope, EnvelopeFormatError
 from upsight.agent.privacy.outbox import Dropped, DropReason
 from upsight.agent.privacy.purposes import Purpose
 
-__all__ = ["DROP_RESULTS", "Ledger", "LedgerEntry", "LedgerResult"]
+__all__ = ["DROP_RESULTS", "PENDING_MAX_BYTES", "Ledger", "LedgerEntry", "LedgerResult"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,18 @@ _BUSY_TIMEOUT_S: Final = 5.0
 # is re-read once per tenth of the cap rather than on every insert.
 _PRUNE_TO: Final = 0.9
 _EXPORT_BATCH: Final = 500
+# A file that cannot be opened or written (a full disk, a missing mount) is tried again
+# after this long, doubling up to the most; a try is only an open(), but the log need
+# not see one a second.
+_RETRY_MIN_S: Final = 1.0
+_RETRY_MAX_S: Final = 60.0
+PENDING_MAX_BYTES: Final = 8 * 1024 * 1024
+"""Most payload bytes kept in memory while the file cannot be used (some thousands of
+envelopes, days of uploads); beyond it the oldest entries are dropped and counted."""
 _CORRUPT_ERRORS: Final = frozenset({"SQLITE_CORRUPT", "SQLITE_NOTADB"})
 _COLUMNS: Final = "id, at, purpose, envelope_id, size, result, detail, fields, payload"
+_STORED: Final = "at, purpose, envelope_id, size, result, detail, fields, payload, payload_bytes"
+_INSERT: Final = f"INSERT INTO entry ({_STORED}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 _CSV_HEADER: Final = (
     "id",
     "at",
@@ -167,8 +177,12 @@ class Ledger:
     """The local record of uploads, capped by age and by payload bytes, oldest pruned first.
 
     Thread-safe: one connection behind a lock. A corrupt file is moved aside as
-    ``<name>.corrupt-<unix time>`` and a fresh one started; if no file can be used the
-    ledger lives in memory for the session. Either way it is logged, and recording goes on.
+    ``<name>.corrupt-<unix time>`` and a fresh one started. A file that cannot be opened
+    or written (a full disk) is tried again at later calls, 1 s after the failure and
+    doubling up to a minute, while entries are recorded in memory (up to
+    :data:`PENDING_MAX_BYTES`); once it opens they are written to it, renumbered after
+    its own, and a clear made meanwhile is applied to it first. Until then reads see only
+    the entries kept in memory. Each trouble is one log line, and recording goes on.
     """
 
     def __init__(
@@ -194,14 +208,21 @@ class Ledger:
         self._max_age_s = max_age_s
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
-        self._persistent = True
+        # False while the file cannot be used: self._db is then a memory database holding
+        # only what was recorded since, to be written to the file once it opens.
+        self._attached = True
+        self._retry_s = _RETRY_MIN_S
+        self._retry_at = 0.0
+        self._failures = 0
+        self._dropped = 0
+        self._clear_pending = False
         self._db = self._open()
         self._bytes, self._oldest = _totals(self._db)
 
     @property
     def persistent(self) -> bool:
-        """False when no file could be used and entries last only until the agent stops."""
-        return self._persistent
+        """False while no file can be used and new entries wait in memory for it."""
+        return self._attached
 
     def record(self, envelope: Envelope, result: LedgerResult, detail: str = "") -> LedgerEntry:
         """Record what became of ``envelope``, with its exact payload.
@@ -344,17 +365,27 @@ class Ledger:
     def clear(self) -> int:
         """Delete every local entry; nothing is asked of the cloud.
 
+        If the file cannot be used now, what is kept in memory is deleted and the file's
+        entries are deleted once it opens; the count is then only of the former.
+
         Returns:
             How many entries were deleted.
         """
         with self._lock:
             deleted = self._run(_delete_all)
+            if not self._attached:
+                self._clear_pending = True
             self._bytes, self._oldest = 0, None
             return deleted
 
     def close(self) -> None:
-        """Close the database; the ledger cannot be used afterwards."""
+        """Close the database, writing what memory holds if the file opens at this last try."""
         with self._lock:
+            if not self._attached:
+                self._reattach(force=True)
+            if not self._attached:
+                (kept,) = self._db.execute("SELECT COUNT(*) FROM entry").fetchone()
+                logger.error("Upload ledger %s closed with %d entries unwritten", self.path, kept)
             self._db.close()
 
     # -- writing -------------------------------------------------------------
@@ -388,22 +419,24 @@ class Ledger:
             def insert(db: sqlite3.Connection) -> int:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    cursor = db.execute(
-                        "INSERT INTO entry (at, purpose, envelope_id, size, result, detail,"
-                        " fields, payload, payload_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        row,
-                    )
-                    new_id = cursor.lastrowid
+                    new_id = db.execute(_INSERT, row).lastrowid
                     assert new_id is not None  # an INSERT always sets it
-                    oldest = at if self._oldest is None else min(self._oldest, at)
-                    totals = self._prune(db, new_id, at, self._bytes + payload_bytes, oldest)
+                    first = at if self._oldest is None else min(self._oldest, at)
+                    total = self._bytes + payload_bytes
+                    cap = self._max_bytes
+                    # Read here, not before: a failed write reruns this in memory.
+                    if not self._attached:
+                        cap = min(cap, PENDING_MAX_BYTES)
+                    total, oldest, dropped = self._prune(db, new_id, at, total, first, cap=cap)
                     db.execute("COMMIT")
                 except BaseException:
                     # A broken database may refuse the rollback too; the first error matters.
                     with contextlib.suppress(sqlite3.Error):
                         db.execute("ROLLBACK")
                     raise
-                self._bytes, self._oldest = totals
+                self._bytes, self._oldest = total, oldest
+                if not self._attached:
+                    self._count_dropped(dropped)
                 return new_id
 
             entry_id = self._run(insert)
@@ -412,12 +445,19 @@ class Ledger:
         )
 
     def _prune(
-        self, db: sqlite3.Connection, new_id: int, now: float, total: int, oldest: float | None
-    ) -> tuple[int, float | None]:
-        """Drop entries past the age cap, then the oldest while past the byte cap.
+        self,
+        db: sqlite3.Connection,
+        new_id: int,
+        now: float,
+        total: int,
+        oldest: float | None,
+        *,
+        cap: int,
+    ) -> tuple[int, float | None, int]:
+        """Drop entries past the age cap, then the oldest while past ``cap`` payload bytes.
 
         Returns:
-            The payload bytes and the oldest time left.
+            The payload bytes and the oldest time left, and how many the byte cap dropped.
         """
         cutoff = now - self._max_age_s
         if oldest is not None and oldest < cutoff:
@@ -427,13 +467,13 @@ class Ledger:
             db.execute("DELETE FROM entry WHERE at < ?", (cutoff,))
             total -= removed
             (oldest,) = db.execute("SELECT MIN(at) FROM entry").fetchone()
-        if total <= self._max_bytes:
-            return total, oldest
+        if total <= cap:
+            return total, oldest, 0
         # Another process may have cleared or pruned since the total was counted.
         total, oldest = _totals(db)
-        if total <= self._max_bytes:
-            return total, oldest
-        excess = total - int(self._max_bytes * _PRUNE_TO)
+        if total <= cap:
+            return total, oldest, 0
+        excess = total - int(cap * _PRUNE_TO)
         removed = 0
         last: tuple[float, int] | None = None
         cursor = db.execute("SELECT id, at, payload_bytes FROM entry ORDER BY at, id")
@@ -444,12 +484,20 @@ class Ledger:
             last = (at, entry_id)
         cursor.close()
         if last is None:
-            return total, oldest
-        db.execute(
+            return total, oldest, 0
+        dropped = db.execute(
             "DELETE FROM entry WHERE (at < ? OR (at = ? AND id <= ?)) AND id != ?",
             (last[0], last[0], last[1], new_id),
-        )
-        return _totals(db)
+        ).rowcount
+        return (*_totals(db), dropped)
+
+    def _count_dropped(self, dropped: int) -> None:
+        if dropped and not self._dropped:
+            logger.warning(
+                "Upload ledger memory is full while %s cannot be used; dropping the oldest",
+                self.path,
+            )
+        self._dropped += dropped
 
     # -- reading -------------------------------------------------------------
 
@@ -468,37 +516,47 @@ class Ledger:
 
     def _run(self, action: Callable[[sqlite3.Connection], _T]) -> _T:
         """Run ``action``; if the database turns out broken, replace it and run it again."""
+        if not self._attached:
+            self._reattach()
         try:
             return action(self._db)
         except sqlite3.DatabaseError as exc:
+            if not self._attached:
+                raise  # the memory database itself failed: nothing better to fall back to
             self._db.close()
             if _is_corrupt(exc):
                 logger.error("Upload ledger %s is corrupt: %s", self.path, exc)
                 self._db = self._reopen_after_corruption()
             else:
-                self._db = self._open_memory(exc)
+                self._db = self._detach("Cannot write upload ledger", exc)
             self._bytes, self._oldest = _totals(self._db)
         return action(self._db)
 
     def _open(self) -> sqlite3.Connection:
+        try:
+            return self._open_usable()
+        except (sqlite3.Error, OSError, _Unusable) as exc:
+            return self._detach("Cannot open upload ledger", exc)
+
+    def _open_usable(self) -> sqlite3.Connection:
+        """The file's connection; a corrupt or foreign file is moved aside for a new one."""
         try:
             return self._open_file()
         except _Unusable as exc:
             logger.error("Upload ledger %s cannot be used: %s", self.path, exc)
         except sqlite3.DatabaseError as exc:
             if not _is_corrupt(exc):
-                return self._open_memory(exc)
+                raise
             logger.error("Upload ledger %s is corrupt: %s", self.path, exc)
-        except OSError as exc:
-            return self._open_memory(exc)
-        return self._reopen_after_corruption()
+        self._move_aside()
+        return self._open_file()
 
     def _reopen_after_corruption(self) -> sqlite3.Connection:
         try:
             self._move_aside()
             return self._open_file()
         except (sqlite3.Error, OSError, _Unusable) as exc:
-            return self._open_memory(exc)
+            return self._detach("Cannot open upload ledger", exc)
 
     def _open_file(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -520,20 +578,87 @@ class Ledger:
         except BaseException:
             db.close()
             raise
-        self._persistent = True
         return db
 
-    def _open_memory(self, exc: BaseException) -> sqlite3.Connection:
+    def _detach(self, trouble: str, exc: BaseException) -> sqlite3.Connection:
+        """A memory database for what is recorded until the file can be used again."""
         logger.error(
-            "Cannot use upload ledger %s (%s); uploads are recorded in memory this session",
+            "%s %s (%s); recording uploads in memory and retrying",
+            trouble,
             self.path,
-            exc,
+            _reason(exc),
         )
+        self._attached = False
+        self._failures, self._dropped = 1, 0
+        self._retry_s = _RETRY_MIN_S
+        self._retry_at = self._clock() + self._retry_s
         db = _connect(":memory:")
         _configure(db)
         db.executescript(_SCHEMA)
-        self._persistent = False
         return db
+
+    def _reattach(self, *, force: bool = False) -> None:
+        """Open the file once the backoff allows, and write what memory holds into it."""
+        now = self._clock()
+        # A clock set back by more than the wait would otherwise put the next try far off.
+        if not force and self._retry_at - self._retry_s <= now < self._retry_at:
+            return
+        try:
+            db = self._open_usable()
+        except (sqlite3.Error, OSError, _Unusable) as exc:
+            self._still_failing(exc, now)
+            return
+        try:
+            written = self._write_back(db, now)
+        except sqlite3.Error as exc:
+            db.close()
+            self._still_failing(exc, now)
+            return
+        self._db.close()
+        self._db, self._attached = db, True
+        self._bytes, self._oldest = _totals(db)
+        logger.warning(
+            "Upload ledger %s resumed after %d failed attempts; %d entries kept in memory"
+            " were written to it, %d dropped",
+            self.path,
+            self._failures,
+            written,
+            self._dropped,
+        )
+        self._failures = self._dropped = 0
+        self._clear_pending = False
+
+    def _still_failing(self, exc: BaseException, now: float) -> None:
+        self._failures += 1
+        self._retry_s = min(self._retry_s * 2, _RETRY_MAX_S)
+        self._retry_at = now + self._retry_s
+        logger.debug(
+            "Upload ledger %s still cannot be used (%d): %s", self.path, self._failures, exc
+        )
+
+    def _write_back(self, db: sqlite3.Connection, now: float) -> int:
+        """Copy the memory database's entries into the file, oldest first, then apply its caps.
+
+        Returns:
+            How many entries were written.
+        """
+        rows = self._db.execute(f"SELECT {_STORED} FROM entry ORDER BY id").fetchall()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._clear_pending:
+                db.execute("DELETE FROM entry")
+            db.executemany(_INSERT, rows)
+            (last,) = db.execute("SELECT COALESCE(MAX(id), 0) FROM entry").fetchone()
+            self._prune(db, last, now, *_totals(db), cap=self._max_bytes)
+            db.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            raise
+        if self._clear_pending:
+            # As in a clear: the WAL must not keep the deleted rows' pages.
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return len(rows)
 
     def _move_aside(self) -> None:
         aside = keep_aside(self.path, str(int(self._clock())), SQLITE_FILES)
@@ -570,6 +695,13 @@ def _totals(db: sqlite3.Connection) -> tuple[int, float | None]:
         "SELECT COALESCE(SUM(payload_bytes), 0), MIN(at) FROM entry"
     ).fetchone()
     return int(total), oldest
+
+
+def _reason(exc: BaseException) -> str:
+    """The OS's or SQLite's words for what failed, without Python's errno prefix."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return str(exc)
 
 
 def _is_corrupt(exc: sqlite3.Error) -> bool:

@@ -290,7 +290,8 @@ class Outbox:
                         Dropped(entry.envelope_id, purpose, entry.size, reason, raw, "purged")
                     )
             _remove_files(self._corrupt, lambda path: path.name.startswith(f"{purpose}-"))
-            fsync_dir(directory)
+            if directory.is_dir():
+                fsync_dir(directory)
             return tuple(dropped)
 
     def take_dropped(self) -> tuple[Dropped, ...]:
@@ -336,7 +337,8 @@ class Outbox:
         directory = self._directory(purpose)
         try:
             names = os.listdir(directory)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
+            # Nothing can be queued there either, and put() says why; status still answers.
             names = []
         cached = self._index.get(purpose, {})
         current: dict[str, _Entry] = {}

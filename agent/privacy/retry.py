@@ -12,8 +12,9 @@ from datetime import UTC
 from email.utils import parsedate_to_datetime
 from typing import Final
 
-RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
-"""The only statuses worth another attempt (OTLP/HTTP; privacy-design.md §8.2 "Retry on")."""
+RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+"""The statuses worth another attempt: privacy-design.md §8.2's list plus 500, because a
+cloud that fails with 500 for a while must not cost the user queued data."""
 UNAUTHORIZED: Final = 401
 _SECONDS: Final = re.compile(r"[+-]?[0-9]+")
 MAX_RETRY_AFTER_S: Final = 86_400.0
@@ -26,7 +27,7 @@ class Outcome(enum.StrEnum):
     SENT = "sent"
     """2xx: delivered; delete it."""
     RETRY = "retry"
-    """429, 502, 503 or 504: keep it and wait before talking to the cloud again."""
+    """429, 500, 502, 503 or 504: keep it and wait before talking to the cloud again."""
     AUTH = "auth"
     """401: the device token is refused; keep it and stop until the user signs in again."""
     REJECTED = "rejected"
@@ -36,9 +37,10 @@ class Outcome(enum.StrEnum):
 def classify(status: int) -> Outcome:
     """The outcome of one HTTP status.
 
-    Only 429, 502, 503 and 504 are retried. Other 5xx and 3xx are rejected like 4xx:
-    retrying a request the server cannot handle only repeats the failure (OTLP/HTTP), and
-    redirects are never followed, so the bearer token never goes to another address.
+    429, 500, 502, 503 and 504 are retried. Other 5xx (501 Not Implemented, 505, …) and 3xx
+    are rejected like 4xx: retrying what the server cannot handle only repeats the failure
+    (OTLP/HTTP), and redirects are never followed, so the bearer token never goes to
+    another address.
     """
     if 200 <= status <= 299:
         return Outcome.SENT

@@ -2,7 +2,7 @@
 
 One worker thread ("upsight-uploader") sends control envelopes first, then the rest
 oldest first, 100 ms apart, at most 15 a minute by default. A refusal is recorded in the ledger
-and deleted; a 429/502/503/504 or a network failure stops all sending until the
+and deleted; a 429/500/502/503/504 or a network failure stops all sending until the
 ``Retry-After`` time or a full-jitter backoff has passed (privacy-design.md §7.3, §8).
 """
 

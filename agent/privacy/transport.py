@@ -380,9 +380,30 @@ class HttpsTransport:
             kind = "timeout"
         else:
             kind = "connection"
+        refused = _verify_error(exc) if kind == "tls" else None
+        if refused is not None:
+            # requests nests the reason three wrappers deep; people need only this part.
+            reason = str(refused.verify_message).rstrip(".")
+            where = urlsplit(self._endpoint).netloc
+            return TransportFailure(kind, f"tls: certificate verify failed for {where} ({reason})")
         # The token is never part of these messages; the replace guards against surprises.
         detail = str(exc).replace(token, "[token]")
         return TransportFailure(kind, f"{kind}: {detail}")
+
+
+def _verify_error(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate verification error inside requests' and urllib3's wrappers, if any."""
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        item = pending.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return item
+        pending += [*item.args, item.__cause__, item.__context__, getattr(item, "reason", None)]
+    return None
 
 
 def _read_capped(response: requests.Response) -> bytes:

@@ -26,7 +26,7 @@ from upsight.agent.privacy.builder import (
     Snapshot,
 )
 from upsight.agent.privacy.center import PrivacyCenter, PurposeOff
-from upsight.agent.privacy.consent import ConsentState
+from upsight.agent.privacy.consent import ConsentState, ConsentStoreError
 from upsight.agent.privacy.envelope import Envelope
 from upsight.agent.privacy.purposes import Purpose
 from upsight.agent.privacy.secrets import SecureStorageUnavailable
@@ -60,6 +60,10 @@ ALERT_KINDS: Final = frozenset(
 """Events that make cloud alerts send at once instead of at the next heartbeat."""
 
 ERROR_KINDS: Final = frozenset({EventKind.COMMBAD, EventKind.NOCOMM})
+
+ALERTS_KEPT_MAX: Final = 256
+"""Alert events kept for the next pass while the outbox cannot be written (days of a
+flickering line); beyond it the oldest are dropped, counted and logged."""
 
 STATE_FILE: Final = "uploads.json"
 
@@ -115,6 +119,11 @@ class Uploads:
         self._state_file = center.directory / STATE_FILE
         self._marks = _load_marks(self._state_file)
         self._alerts: list[EventFact] = []
+        # Alert events a failed pass could not queue, and the epoch of the grant they were
+        # taken under: they go out at a later pass only under that same grant.
+        self._held: list[EventFact] = []
+        self._held_epoch: int | None = None
+        self._alerts_dropped = 0
         self._errors: dict[str, int] = {}
         self._errors_epoch: int | None = None
         self._lock = threading.Lock()
@@ -125,6 +134,10 @@ class Uploads:
         self.sender: Sender | None = None
         self.endpoint: Endpoint | None = None
         self.problem: str | None = None
+        # Why the passes have been failing since the last one that worked, and the kind
+        # of failure: one log line per episode of a kind, not one per pass.
+        self._trouble: str | None = None
+        self._trouble_kind: str | None = None
 
     # --- Lifecycle -------------------------------------------------------------------
 
@@ -151,7 +164,7 @@ class Uploads:
         return {
             "endpoint": self.endpoint.url if self.endpoint else None,
             "endpoint_source": self.endpoint.source if self.endpoint else None,
-            "problem": self.problem,
+            "problem": self.problem or self._trouble,
             "sender": vars(sender) if sender else None,
             "queued": {str(p): n for p, (n, _) in self.center.outbox.counts().items()},
         }
@@ -235,36 +248,67 @@ class Uploads:
 
     def _sleep_s(self) -> float:
         now = self._clock.time()
+        # A heartbeat never sent is due at once, but only matters while alerts are allowed;
+        # counting it otherwise would wake the loop every second. A grant wakes it anyway.
+        try:
+            alerts_on = self._allowed(Purpose.CLOUD_ALERTS)
+        except ConsentStoreError:
+            alerts_on = False
+        heartbeat = self._marks.get("heartbeat", 0.0) if alerts_on else now
         due: float = min(
-            float(self._marks.get("heartbeat", 0.0)) + HEARTBEAT_S,
+            float(heartbeat) + HEARTBEAT_S,
             float(self._marks.get("energy_until", now)) + ENERGY_BATCH_S + collect.BUCKET_S,
             float(self._marks.get("diagnostics", now)) + DIAGNOSTICS_S,
         )
         return min(max(due - now, 1.0), HEARTBEAT_S)
 
     def run_due(self) -> None:
-        """Queue every envelope that is due now (called by the scheduler thread and tests)."""
+        """Queue every envelope that is due now (called by the scheduler thread and tests).
+
+        A disk that refuses the outbox's files or a consent store that cannot be read
+        fails the pass without raising: the first failure of a kind is logged in one line
+        (and shown as the status's problem), repeats are not, and the first pass that
+        works again logs that uploads resumed. Nothing due is marked done until queued,
+        and the alert events and error counts a failed pass took are kept for the next
+        (alert events up to :data:`ALERTS_KEPT_MAX`, and only while consent stays granted).
+        """
         # One pass at a time: two would both find the same envelope due and queue it twice.
         with self._pass:
-            self._run_pass()
+            try:
+                self._run_pass()
+            except ConsentStoreError as exc:
+                self._failed("consent", f"Uploads paused: {exc}")
+            except OSError as exc:
+                self._failed(f"errno {exc.errno}", _write_failure(exc, self.center.outbox.root))
+            else:
+                self._resumed()
+
+    def _failed(self, kind: str, problem: str) -> None:
+        if kind == self._trouble_kind:
+            log.debug("Upload pass failed again: %s", problem)
+            return
+        self._trouble, self._trouble_kind = problem, kind
+        log.error("%s", problem)
+
+    def _resumed(self) -> None:
+        if self._trouble is not None:
+            log.warning("Uploads resumed after: %s", self._trouble)
+            self._trouble = self._trouble_kind = None
 
     def _run_pass(self) -> None:
         now = self._clock.time()
+        marks = dict(self._marks)
         state = next(iter(self._states()), None)
-        with self._lock:
-            alerts, self._alerts = self._alerts, []
         device = collect.device_facts(state, self._config.device_label or None) if state else None
         install_id = self.center.store.install_id
         client = collect.client_facts(install_id, with_hostname=self._hostname_on())
-        due = alerts or now - self._marks.get("heartbeat", 0.0) >= HEARTBEAT_S
-        alert = collect.snapshot(client, device, events=alerts)
-        if due and self._queue(Purpose.CLOUD_ALERTS, alert):
-            self._marks["heartbeat"] = now
+        self._cloud_alerts(client, device, now)
         self._registration(client, device)
         if state is not None:
             self._energy(client, state.device, now)
         self._diagnostics(client, now)
-        _save_marks(self._state_file, self._marks)
+        if self._marks != marks:
+            _save_marks(self._state_file, self._marks)
         if self.sender is not None:
             self.sender.wake()
 
@@ -292,6 +336,52 @@ class Uploads:
     def _hostname_on(self) -> bool:
         grant = self.center.gate.grant_for(Purpose.CLOUD_ALERTS)
         return grant is not None and "use_hostname_as_label" in grant.subtoggles
+
+    def _cloud_alerts(self, client: ClientFacts, device: DeviceFacts | None, now: float) -> None:
+        grant = self.center.gate.grant_for(Purpose.CLOUD_ALERTS)
+        with self._lock:
+            fresh, self._alerts = self._alerts, []
+            held, self._held = self._held, []
+        if held and (grant is None or grant.epoch != self._held_epoch):
+            # Consent was withdrawn since they were taken: they were collected for a grant
+            # that has ended, and never go out.
+            log.info(
+                "%d cloud alert events kept for a later pass dropped: consent ended", len(held)
+            )
+            held = []
+        alerts = held + fresh
+        if not alerts and now - self._marks.get("heartbeat", 0.0) < HEARTBEAT_S:
+            return
+        try:
+            queued = self._queue(
+                Purpose.CLOUD_ALERTS, collect.snapshot(client, device, events=alerts)
+            )
+        except (OSError, ConsentStoreError):
+            if grant is not None:
+                self._hold(alerts, grant.epoch)
+            raise
+        if queued:
+            self._marks["heartbeat"] = now
+            if self._alerts_dropped:
+                log.warning(
+                    "%d cloud alert events were dropped while uploads could not be queued",
+                    self._alerts_dropped,
+                )
+                self._alerts_dropped = 0
+
+    def _hold(self, alerts: list[EventFact], epoch: int) -> None:
+        """Keep the newest ``alerts`` a failed pass took, for the next pass."""
+        excess = len(alerts) - ALERTS_KEPT_MAX
+        if excess > 0:
+            if not self._alerts_dropped:
+                log.warning(
+                    "More than %d cloud alert events wait for the outbox; dropping the oldest",
+                    ALERTS_KEPT_MAX,
+                )
+            self._alerts_dropped += excess
+            alerts = alerts[excess:]
+        with self._lock:
+            self._held, self._held_epoch = alerts, epoch
 
     def _registration(self, client: ClientFacts, device: DeviceFacts | None) -> None:
         grant = self.center.gate.grant_for(Purpose.DEVICE_REGISTRATION)
@@ -353,10 +443,23 @@ class Uploads:
     def _diagnostics(self, client: ClientFacts, now: float) -> None:
         if now - self._marks.get("diagnostics", now - DIAGNOSTICS_S) < DIAGNOSTICS_S:
             return
+        epoch = self._errors_epoch
         errors = self._take_errors(keep=False)
-        self._marks["diagnostics"] = now
         if errors:
-            self._queue(Purpose.DIAGNOSTICS, collect.snapshot(client, None, error_codes=errors))
+            try:
+                self._queue(Purpose.DIAGNOSTICS, collect.snapshot(client, None, error_codes=errors))
+            except (OSError, ConsentStoreError):
+                self._give_back(errors, epoch)
+                raise
+        self._marks["diagnostics"] = now
+
+    def _give_back(self, errors: dict[str, int], epoch: int | None) -> None:
+        """Return counts a failed pass took, unless a new grant has started meanwhile."""
+        with self._lock:
+            if epoch != self._errors_epoch:
+                return
+            for code, count in errors.items():
+                self._errors[code] = self._errors.get(code, 0) + count
 
     def _queue(self, purpose: Purpose, snap: Snapshot) -> bool:
         try:
@@ -367,6 +470,14 @@ class Uploads:
             self.problem = str(exc)
             log.error("%s envelope not queued: %s", purpose, exc)
             return False
+
+
+def _write_failure(exc: OSError, outbox: Path) -> str:
+    """One line for a failed outbox write: the directory written and the OS's reason."""
+    # The file itself is a hidden temporary name; its directory says which queue it was.
+    where = Path(exc.filename).parent if exc.filename else outbox
+    reason = exc.strerror or str(exc)
+    return f"Cannot queue uploads in {where} ({reason}); retrying at each pass"
 
 
 def _load_marks(path: Path) -> dict[str, Any]:

@@ -34,6 +34,10 @@ from upsight.drivers.model import Reading, Status, UpsFlag
 # Wall and monotonic time disagreeing by more than this means the machine slept
 # (monotonic time stops in suspend on Linux) or the wall clock was reset.
 CLOCK_JUMP_S: Final = 5.0
+# The guard ticks the engine every few seconds and polls feed it states, so a
+# silence this long means the process was suspended, even where the monotonic
+# clock counts the sleep (Windows, macOS) and the offset above stays put.
+SUSPEND_GAP_S: Final = 120.0
 # NUT drivers report this runtime when they cannot estimate one (protocols.md §9).
 RUNTIME_UNKNOWN_S: Final = 65535.0
 
@@ -218,6 +222,7 @@ class Engine:
         self._settings = settings
         self._devices: dict[str, _Device] = {}
         self._offset = now.wall - now.mono
+        self._last_mono = now.mono
         self._stage = Stage.WATCHING
         self._countdown: _Countdown | None = None
         self._cancelled: Trigger | None = None
@@ -367,7 +372,9 @@ class Engine:
 
     def _check_clock(self, now: Instant) -> None:
         offset = now.wall - now.mono
-        if abs(offset - self._offset) > CLOCK_JUMP_S:
+        suspended = now.mono - self._last_mono > SUSPEND_GAP_S
+        self._last_mono = now.mono
+        if suspended or abs(offset - self._offset) > CLOCK_JUMP_S:
             # Data read before the jump may describe an outage long over (or not yet
             # noticed): judge nothing until each device has been read again.
             for record in self._devices.values():

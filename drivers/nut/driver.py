@@ -98,7 +98,13 @@ class NutDriver(Driver):
 
     def _list_commands(self) -> list[str]:
         # Recv: CMD myups load.off
-        return [split_words(line)[-1] for line in self._conn.request_list(f"LIST CMD {self._ups}")]
+        names: list[str] = []
+        for line in self._conn.request_list(f"LIST CMD {self._ups}"):
+            words = split_words(line)
+            if len(words) != 3 or words[0] != "CMD" or words[1] != self._ups:
+                raise ProtocolError(f"{self._ups}: unexpected line in LIST CMD: {line[:80]!r}")
+            names.append(words[2])
+        return names
 
 
 def open_nut(spec: DeviceSpec, clock: Clock) -> NutDriver:

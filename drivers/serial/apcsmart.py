@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -71,7 +72,11 @@ _NUMBER: Final = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)")
 def _number(text: str) -> float | None:
     """A plain decimal number such as ``027.5``; anything else is absent."""
     stripped = text.strip()
-    return float(stripped) if _NUMBER.fullmatch(stripped) else None
+    if not _NUMBER.fullmatch(stripped):
+        return None
+    # A line may run to MAX_LINE digits, which float() turns into inf: no reading.
+    number = float(stripped)
+    return number if math.isfinite(number) else None
 
 
 def _scaled(factor: float) -> Callable[[str], float | None]:

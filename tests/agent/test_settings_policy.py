@@ -166,7 +166,9 @@ def test_registry_values_become_json_types(tmp_path: Path) -> None:
 # --- Problems are reported with their source, and never stop anything --------------------
 
 
-def test_a_value_out_of_range_is_reported_and_ignored(tmp_path: Path) -> None:
+def test_a_managed_value_out_of_range_is_reported_and_locks_the_users_value(
+    tmp_path: Path,
+) -> None:
     source = write(
         tmp_path,
         "managed",
@@ -179,7 +181,8 @@ def test_a_value_out_of_range_is_reported_and_ignored(tmp_path: Path) -> None:
     assert "out of range" in problem.problem
     config, locks = apply_policy(Config(), policy)
     assert config.history_raw_hours == Config().history_raw_hours
-    assert "history.raw_hours" not in locks
+    # Fail-safe: a broken managed value never unlocks the key it meant to manage.
+    assert locks.source("history.raw_hours") == source
     assert config.poll_interval_s == 3.0
 
 
@@ -194,8 +197,21 @@ def test_a_value_the_agent_refuses_is_reported_with_its_source(
     with caplog.at_level(logging.WARNING):
         config, locks = apply_policy(Config(devices=("sim://normal",)), policy)
     assert config.devices == ("sim://normal",)
-    assert "agent.devices" not in locks
+    # Fail-safe: a refused managed value keeps the key locked at the user's value.
+    assert locks.source("agent.devices") == source
     assert f"policy {source}: policies.Settings.agent.devices" in caplog.text
+
+
+def test_a_broken_managed_source_locks_every_setting_at_the_users_value(tmp_path: Path) -> None:
+    write(tmp_path, "recommended", "r.json", {"Settings": {"agent.poll_interval_s": 9}})
+    broken = tmp_path / "etc/upsight/policies/managed/10-broken.json"
+    broken.parent.mkdir()
+    broken.write_bytes(b'{"schema_version": 1, "policies": {"Settings": {"agent.poll')
+    config, locks = apply_policy(Config(poll_interval_s=2.0), load(tmp_path))
+    assert config.poll_interval_s == 2.0
+    assert {locks.source(s.key) for s in config_file.SETTINGS} == {str(broken)}
+    with pytest.raises(ConfigError, match=r"'agent.poll_interval_s' is managed by your organiz"):
+        locks.check("agent.poll_interval_s")
 
 
 def test_an_unreadable_policy_file_is_reported_and_the_rest_applies(tmp_path: Path) -> None:

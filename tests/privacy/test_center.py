@@ -257,6 +257,10 @@ def test_a_corrupt_consent_store_fails_closed_with_a_clear_error(
     center.store.consent_file.write_text("{ not json", encoding="utf-8")
 
     assert center.gate.decide(envelope).verdict is Verdict.DROP
+    receipt = center.outbox.pending([Purpose.CONTROL])[0].envelope
+    held = center.gate.decide(receipt)
+    assert held.verdict is Verdict.HOLD, "a receipt the store can no longer vouch for waits"
+    assert str(center.store.consent_file) in held.reason
     with pytest.raises(PurposeOff):
         center.enqueue(ALERTS, snapshot())
     problems = center.problems()

@@ -17,49 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from tests.keyrings import DIR_ENV, DirectoryKeyring
+from tests.keyrings import DIR_ENV
 from tests.peers.cloud import CloudServer
-from upsight.agent.privacy.admin_policy import load_policy
-from upsight.agent.privacy.builder import Aggregate, ClientFacts, Snapshot
-from upsight.agent.privacy.center import PrivacyCenter
-from upsight.agent.privacy.consent import LocalUser, Surface
+from tests.privacy.drain_helpers import fill_outbox, queue_files
 from upsight.agent.privacy.envelope import Envelope
 from upsight.agent.privacy.ledger import Ledger, LedgerResult
-from upsight.agent.privacy.purposes import Purpose
-from upsight.agent.privacy.secrets import Secrets
 
 UPSIGHT = Path(sys.executable).with_name("upsight")
 REPO = Path(__file__).resolve().parents[2]
 ENVELOPES = 300
 KILL_AFTER = 100
 """Accepted envelopes after which the agent is killed: about a third of the way through."""
-ENERGY = Purpose.ENERGY_HISTORY
-HOUR_S = 3600
-# Hour-aligned, so every envelope's buckets start on a 15-minute boundary.
-FIRST_HOUR = 1_699_999_200
-
-
-def energy_snapshot(install_id: str, hour: int) -> Snapshot:
-    """One hour of four 15-minute power buckets, different for every hour."""
-    start = FIRST_HOUR + hour * HOUR_S
-    buckets = tuple(
-        Aggregate(start=start + q * 900, min=100.0 + q, avg=150.0 + hour % 50, max=400.0 - q)
-        for q in range(4)
-    )
-    client = ClientFacts(
-        agent_version="1.0.0",
-        os_family="linux",
-        os_version="6.1.0-18-amd64",
-        locale="en_US.UTF-8",
-        tz_offset_s=3600,
-        install_id=install_id,
-        hostname=None,
-    )
-    return Snapshot(
-        client=client,
-        series={"ups.realpower": buckets},
-        energy_wh=tuple((b.start, b.avg / 4) for b in buckets),
-    )
 
 
 @pytest.fixture
@@ -96,21 +64,6 @@ def write_config(env: dict[str, str], cloud: CloudServer) -> None:
     )
 
 
-def fill_outbox(directory: Path, no_policy: Path) -> dict[str, Envelope]:
-    """Grant energy history and queue the envelopes; every envelope queued, by id."""
-    secrets = Secrets(DirectoryKeyring())
-    secrets.set_token("device-token")
-    center = PrivacyCenter(directory, secrets=secrets, policy=lambda: load_policy(no_policy))
-    try:
-        center.grant(ENERGY, actor=LocalUser(os.getuid()), surface=Surface.CLI)
-        install_id = center.store.install_id
-        for hour in range(ENVELOPES):
-            assert center.enqueue(ENERGY, energy_snapshot(install_id, hour)) is not None
-        return {q.envelope.envelope_id: q.envelope for q in center.outbox.pending()}
-    finally:
-        center.close()
-
-
 def start_agent(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
@@ -119,12 +72,6 @@ def start_agent(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
             stdout=subprocess.DEVNULL,
             stderr=out,
         )
-
-
-def queue_files(directory: Path) -> list[Path]:
-    return sorted(p for p in (directory / "outbox").rglob("*") if p.is_file()) + sorted(
-        p for p in (directory / "control").glob("*") if p.is_file()
-    )
 
 
 def waiting(condition: Callable[[], bool], what: str, timeout_s: float, log: Path) -> None:
@@ -139,9 +86,7 @@ def test_a_killed_drain_resumes_and_delivers_each_envelope_once(
     tmp_path: Path, env: dict[str, str], cloud: CloudServer
 ) -> None:
     privacy = Path(env["UPSIGHT_DATA_DIR"]) / "privacy"
-    no_policy = tmp_path / "no-policy"
-    no_policy.mkdir()
-    queued = fill_outbox(privacy, no_policy)
+    queued = fill_outbox(privacy, ENVELOPES)
     assert len(queued) == ENVELOPES + 1, "the envelopes and the grant's consent receipt"
     write_config(env, cloud)
     log = tmp_path / "agent.log"

@@ -6,8 +6,11 @@ import contextlib
 import csv
 import io
 import json
+import logging
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
@@ -16,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.fakes import FakeClock
+from upsight.agent.privacy import ledger as ledger_module
 from upsight.agent.privacy.envelope import Envelope
 from upsight.agent.privacy.ledger import DROP_RESULTS, Ledger, LedgerEntry, LedgerResult
 from upsight.agent.privacy.outbox import Dropped, DropReason, Outbox, Quota
@@ -24,6 +28,7 @@ from upsight.agent.privacy.purposes import Purpose
 ALERTS = Purpose.CLOUD_ALERTS
 ENERGY = Purpose.ENERGY_HISTORY
 DAY_S = 86400.0
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_FIELDS = ("client.agent_version", "client.locale", "ups.battery.charge_pct", "ups.status")
 
 
@@ -381,3 +386,188 @@ def test_a_ledger_of_another_schema_version_is_moved_aside(
     assert (tmp_path / f"ledger.sqlite.corrupt-{int(clock.time())}").exists()
     entry = ledger.record(make_envelope(), LedgerResult.SENT)
     assert ledger.entries() == [entry]
+
+
+# --- A file that cannot be used for a while ---------------------------------------
+
+RESUMED = (
+    "Upload ledger {path} resumed after {failures} failed attempts;"
+    " {written} entries kept in memory were written to it, {dropped} dropped"
+)
+WRITE_FAILS = """
+import logging, resource, signal, sys
+from pathlib import Path
+from tests.privacy.test_ledger import make_envelope
+from upsight.agent.privacy.ledger import Ledger, LedgerResult
+
+logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+# Past RLIMIT_FSIZE a write then fails with EFBIG, as one fails on a full disk.
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+now = [1_700_000_000.0]
+ledger = Ledger(Path(sys.argv[1]), clock=lambda: now[0])
+ledger.record(make_envelope(), LedgerResult.SENT)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))
+for _ in range(3):
+    ledger.record(make_envelope(), LedgerResult.SENT)
+print("persistent while full:", ledger.persistent)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+now[0] += 1.0
+ledger.record(make_envelope(), LedgerResult.SENT)
+print("persistent after:", ledger.persistent)
+ledger.close()
+"""
+
+
+def blocked_path(tmp_path: Path) -> tuple[Path, Path]:
+    """A ledger path whose directory cannot be made: a regular file holds its name."""
+    blocker = tmp_path / "privacy"
+    blocker.write_bytes(b"")
+    return blocker / "ledger.sqlite", blocker
+
+
+def warnings_of(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    return [
+        (r.levelname, r.getMessage())
+        for r in caplog.records
+        if r.name == "upsight.agent.privacy.ledger" and r.levelno >= logging.WARNING
+    ]
+
+
+def test_a_ledger_that_cannot_be_opened_writes_what_it_kept_once_it_opens(
+    tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, blocker = blocked_path(tmp_path)
+    ledger = Ledger(path, clock=clock.time)
+    persistent = [ledger.persistent]
+    kept = [ledger.record(make_envelope(), result) for result in list(LedgerResult)[:4]]
+    assert ledger.entries() == kept[::-1], "what is kept in memory can be read meanwhile"
+
+    blocker.unlink()
+    clock.advance(0.5)
+    kept.append(ledger.record(make_envelope(), LedgerResult.SENT))
+    persistent.append(ledger.persistent)
+    clock.advance(0.5)
+    last = ledger.record(make_envelope(), LedgerResult.REJECTED, "HTTP 413")
+    persistent.append(ledger.persistent)
+    ledger.close()
+    # The first retry comes a second after the failure, not before.
+    assert persistent == [False, False, True]
+
+    on_disk = Ledger(path, clock=clock.time).entries()[::-1]
+    strip = [(e.at, e.purpose, e.envelope_id, e.result, e.detail, e.payload) for e in kept]
+    assert [(e.at, e.purpose, e.envelope_id, e.result, e.detail, e.payload) for e in on_disk] == [
+        *strip,
+        (last.at, last.purpose, last.envelope_id, last.result, last.detail, last.payload),
+    ]
+    assert [e.id for e in on_disk] == sorted({e.id for e in on_disk})
+    assert warnings_of(caplog) == [
+        (
+            "ERROR",
+            f"Cannot open upload ledger {path} (File exists: {blocker});"
+            " recording uploads in memory and retrying",
+        ),
+        (
+            "WARNING",
+            RESUMED.format(path=path, failures=1, written=5, dropped=0),
+        ),
+    ]
+
+
+def test_retries_back_off_from_a_second_doubling_to_a_minute(
+    tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    path, _ = blocked_path(tmp_path)
+    caplog.set_level(logging.DEBUG, "upsight.agent.privacy.ledger")
+    start = clock.time()
+    ledger = Ledger(path, clock=clock.time)
+    tried_at: list[float] = []
+    for _ in range(400):
+        clock.advance(0.5)
+        before = caplog.text.count("still cannot be used")
+        ledger.entries()
+        if caplog.text.count("still cannot be used") > before:
+            tried_at.append(clock.time() - start)
+    assert tried_at == [1, 3, 7, 15, 31, 63, 123, 183]
+    assert len(warnings_of(caplog)) == 1, "one line however many tries fail"
+
+
+def test_a_clock_set_back_does_not_hold_off_the_next_try(tmp_path: Path, clock: FakeClock) -> None:
+    path, blocker = blocked_path(tmp_path)
+    ledger = Ledger(path, clock=clock.time)
+    blocker.unlink()
+    clock.jump_wall(-3600)
+    ledger.record(make_envelope(), LedgerResult.SENT)
+    assert ledger.persistent
+
+
+def test_a_clear_made_while_the_file_was_unusable_applies_to_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    folder = tmp_path / "privacy"
+    folder.mkdir()
+    path = folder / "ledger.sqlite"
+    before = Ledger(path, clock=clock.time)
+    for _ in range(3):
+        before.record(make_envelope(), LedgerResult.SENT)
+    before.close()
+    folder.rename(tmp_path / "away")
+    folder.write_bytes(b"")  # the mount is gone and a file holds its name
+    ledger = Ledger(path, clock=clock.time)
+    ledger.record(make_envelope(), LedgerResult.SENT)
+    assert ledger.clear() == 1
+    kept = ledger.record(make_envelope(), LedgerResult.SENT)
+
+    folder.unlink()
+    (tmp_path / "away").rename(folder)
+    clock.advance(1)
+    assert [e.envelope_id for e in ledger.entries()] == [kept.envelope_id]
+    ledger.close()
+    assert [e.envelope_id for e in Ledger(path, clock=clock.time).entries()] == [kept.envelope_id]
+
+
+def test_memory_keeps_the_newest_entries_up_to_its_cap_and_counts_the_rest(
+    tmp_path: Path,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    size = len(make_envelope().encode())
+    monkeypatch.setattr(ledger_module, "PENDING_MAX_BYTES", 5 * size)
+    path, blocker = blocked_path(tmp_path)
+    ledger = Ledger(path, clock=clock.time)
+    recorded = [ledger.record(make_envelope(), LedgerResult.SENT) for _ in range(12)]
+    blocker.unlink()
+    clock.advance(1)
+    on_file = [e.envelope_id for e in ledger.entries()][::-1]
+    assert on_file == [e.envelope_id for e in recorded[-len(on_file) :]]
+    assert 4 <= len(on_file) <= 5
+    dropped = len(recorded) - len(on_file)
+    lines = warnings_of(caplog)
+    assert lines[1] == (
+        "WARNING",
+        f"Upload ledger memory is full while {path} cannot be used; dropping the oldest",
+    )
+    assert lines[2] == (
+        "WARNING",
+        RESUMED.format(path=path, failures=1, written=len(on_file), dropped=dropped),
+    )
+    assert len(lines) == 3
+
+
+def test_writes_failing_mid_session_are_kept_and_written_once_they_work(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    done = subprocess.run(
+        [sys.executable, "-c", WRITE_FAILS, str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["persistent while full: False", "persistent after: True"]
+    assert f"ERROR Cannot write upload ledger {path} (" in done.stderr
+    assert RESUMED.format(path=path, failures=1, written=3, dropped=0) in done.stderr
+    entries = Ledger(path).entries()
+    assert len(entries) == 5
+    assert len({e.envelope_id for e in entries}) == 5

@@ -352,6 +352,18 @@ def test_purge_empties_one_purpose_and_leaves_the_rest(outbox: Outbox, tmp_path:
     assert ids(outbox.pending()) == [request.envelope_id, energy.envelope_id]
 
 
+def test_purge_of_a_queue_whose_directory_is_gone_drops_nothing(
+    outbox: Outbox, tmp_path: Path
+) -> None:
+    outbox.put(make_envelope())
+    queue = tmp_path / "outbox" / "cloud_alerts"
+    for path in queue.iterdir():
+        path.unlink()
+    queue.rmdir()
+    assert outbox.purge(ALERTS) == ()
+    assert ids(outbox.pending([ALERTS])) == []
+
+
 def test_purge_records_a_policy_block_and_removes_quarantined_files(
     outbox: Outbox, tmp_path: Path
 ) -> None:

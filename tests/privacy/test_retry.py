@@ -27,7 +27,7 @@ def test_2xx_is_sent(status: int) -> None:
     assert classify(status) is Outcome.SENT
 
 
-@pytest.mark.parametrize("status", [429, 502, 503, 504])
+@pytest.mark.parametrize("status", [429, 500, 502, 503, 504])
 def test_only_the_listed_statuses_are_retried(status: int) -> None:
     assert classify(status) is Outcome.RETRY
 
@@ -38,9 +38,9 @@ def test_401_asks_for_a_new_token() -> None:
 
 @pytest.mark.parametrize(
     "status",
-    # The spec's "never retry" list, every other 4xx, other 5xx (OTLP retries none of
-    # them), redirects (never followed) and nonsense.
-    [400, 403, 404, 409, 413, 422, 402, 418, 431, 499, 500, 501, 505, 599, 301, 302, 307, 100],
+    # The spec's "never retry" list, every other 4xx, 5xx that mean "never" (501, 505),
+    # redirects (never followed) and nonsense.
+    [400, 403, 404, 409, 413, 422, 402, 418, 431, 499, 501, 505, 599, 301, 302, 307, 100],
 )
 def test_everything_else_is_rejected(status: int) -> None:
     assert classify(status) is Outcome.REJECTED

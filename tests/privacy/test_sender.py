@@ -169,7 +169,7 @@ def test_an_empty_outbox_sends_nothing(rig: Rig) -> None:
     assert rig.sender.status().state is SenderState.IDLE
 
 
-@pytest.mark.parametrize("status", [400, 413, 500])
+@pytest.mark.parametrize("status", [400, 413, 501])
 def test_a_rejection_is_recorded_and_not_retried(rig: Rig, status: int) -> None:
     envelope, other = sample_envelope(), sample_envelope()
     rig.queue(envelope, other)

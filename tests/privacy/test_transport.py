@@ -209,6 +209,16 @@ def test_a_bad_certificate_is_refused(tmp_path: Path, certificate: Certificate) 
         assert cloud.accepted == {}
 
 
+def test_a_refused_certificate_is_named_with_the_host_and_the_reason(tmp_path: Path) -> None:
+    with CloudServer(tmp_path / "cloud", certificate=Certificate.EXPIRED) as cloud:
+        client = HttpsTransport(cloud.url, token=lambda: TOKEN, ca_bundle=cloud.ca_pem)
+        with pytest.raises(TransportFailure) as caught:
+            client.post(sample_envelope())
+        assert str(caught.value) == (
+            f"tls: certificate verify failed for 127.0.0.1:{cloud.port} (certificate has expired)"
+        )
+
+
 def test_without_the_admin_bundle_the_test_ca_is_not_trusted(cloud: CloudServer) -> None:
     client = HttpsTransport(cloud.url, token=lambda: TOKEN)
     with pytest.raises(TransportFailure) as caught:

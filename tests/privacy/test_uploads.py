@@ -36,7 +36,7 @@ from upsight.agent.privacy.purposes import Purpose
 from upsight.agent.privacy.secrets import Secrets
 from upsight.agent.privacy.snapshot import BUCKET_S
 from upsight.agent.privacy.transforms import pseudonym
-from upsight.agent.privacy.uploads import DIAGNOSTICS_S, HEARTBEAT_S, Uploads
+from upsight.agent.privacy.uploads import DIAGNOSTICS_S, HEARTBEAT_S, STATE_FILE, Uploads
 from upsight.agent.service import Agent
 from upsight.drivers.model import Reading, Status, UpsFlag, UpsInfo
 
@@ -214,6 +214,21 @@ def test_nothing_is_queued_or_sent_while_every_purpose_is_undetermined(
     assert {n for n, _ in rig.center.outbox.counts().values()} == {0}
     assert cloud.posts() == []
     assert rig.center.ledger.entries() == []
+
+
+def test_a_pass_with_nothing_due_leaves_the_disk_alone(rig: Rig) -> None:
+    rig.grant(ALERTS)
+    uploads = rig.uploads()
+    uploads.run_due()
+    state = rig.center.directory / STATE_FILE
+    written = state.stat()
+    for _ in range(5):
+        rig.clock.advance(1.0)
+        uploads.run_due()
+    # An idle agent runs a pass every few seconds; rewriting (and fsyncing) its marks each
+    # time would cost CPU and wear the disk for nothing.
+    assert (state.stat().st_ino, state.stat().st_mtime_ns) == (written.st_ino, written.st_mtime_ns)
+    assert len(rig.queued(ALERTS)) == 1
 
 
 # --- Cloud alerts ------------------------------------------------------------------------

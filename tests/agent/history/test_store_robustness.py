@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -74,6 +74,44 @@ def test_earlier_corrupt_copies_are_kept(path: Path, clock: FakeClock) -> None:
     assert copies == [b"firstf", b"second"]
 
 
+def _another_programs_database(path: Path) -> None:
+    query(path, "CREATE TABLE device (id INTEGER, owner TEXT)")
+
+
+def _a_directory(path: Path) -> None:
+    (path / "inside").mkdir(parents=True)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (_another_programs_database, "not a history database (it has device)"),
+        (_a_directory, "a directory, not a database"),
+    ],
+)
+def test_something_else_at_the_path_is_set_aside_and_history_starts_afresh(
+    path: Path,
+    clock: FakeClock,
+    caplog: pytest.LogCaptureFixture,
+    make: Callable[[Path], None],
+    reason: str,
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    make(path)
+    with caplog.at_level(logging.ERROR, logger=LOGGER):
+        store = HistoryStore(path, clock=clock)
+    try:
+        assert f"History database {path} is unusable: {reason}" in caplog.text
+        (aside,) = path.parent.glob("history.db.corrupt-*")
+        assert aside.exists(), "kept, not deleted"
+        store.record_event(Event(T0, "ups", EventKind.ONBATT, "On battery"))
+        store.flush()
+        assert [e.kind for e in store.events()] == [EventKind.ONBATT]
+    finally:
+        store.close()
+    assert query(path, "PRAGMA user_version") == [(store_module.SCHEMA_VERSION,)]
+
+
 def test_newer_schema_is_left_alone(
     path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -92,19 +130,68 @@ def test_newer_schema_is_left_alone(
     assert query(path, "SELECT name FROM sqlite_master") == []
 
 
-def test_unusable_location_falls_back_to_memory(
+def charge_then_volts(i: int) -> dict[str, float | str]:
+    # A variable order unlike the first session's, so the ids in memory differ from the file's.
+    return {"battery.charge": 90.0 - i, "input.voltage": 231.0}
+
+
+def test_a_location_unusable_at_start_is_retried_and_written_once_usable(
     tmp_path: Path, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (tmp_path / "file").write_text("not a directory")
-    with caplog.at_level(logging.ERROR, logger=LOGGER):
-        store = HistoryStore(tmp_path / "file" / "history.db", clock=clock)
+    directory = tmp_path / "history"
+    path = directory / "history.db"
+    earlier = HistoryStore(path, clock=clock)
+    feed(earlier, T0, 30, volts, device="ups2")
+    feed(earlier, T0, 30, volts)
+    earlier.close()
+    # The directory's place is taken by a file, as when a data mount is missing.
+    directory.rename(tmp_path / "away")
+    directory.write_text("not a directory")
+    with caplog.at_level(logging.DEBUG, logger=LOGGER):
+        store = HistoryStore(path, clock=clock)
+        try:
+            start = T0 + 600
+            feed(store, start, 21, charge_then_volts)
+            store.record_event(Event(start + 5, "ups", EventKind.ONBATT, "On battery"))
+            for _ in range(10):
+                store.flush()
+                clock.advance(1)
+            assert store.events() == [], "queries see nothing until the file opens"
+            directory.unlink()
+            (tmp_path / "away").rename(directory)
+            clock.advance(60)
+            store.flush()
+            assert [e.kind for e in store.events()] == [EventKind.ONBATT]
+        finally:
+            store.close()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.levelno >= logging.INFO]
+    assert lines == [
+        (
+            "ERROR",
+            f"Cannot open history database {path} (File exists: {directory}); "
+            "keeping history in memory and retrying",
+        ),
+        (
+            "WARNING",
+            f"History writes to {path} resumed after 4 failed attempts; 0 rows were dropped",
+        ),
+    ]
+    retries = [r for r in caplog.records if r.getMessage().startswith("History write failed again")]
+    assert len(retries) == 3, "tried after 1, 2 and 4 more seconds within 10 s, not every flush"
+    assert query(path, "PRAGMA integrity_check") == [("ok",)]
+    reopened = HistoryStore(path, clock=clock)
     try:
-        assert "in memory" in caplog.text
-        feed(store, T0, 11, volts)
-        store.flush()
-        assert len(store.series("ups", "input.voltage", T0, T0 + 10)) == 10
+        end = T0 + 700
+        old_volts = [p.avg for p in reopened.series("ups", "input.voltage", T0, T0 + 30)]
+        assert old_volts == [230.0 + i % 3 for i in range(30)]
+        new_volts = reopened.series("ups", "input.voltage", start, end)
+        assert [p.avg for p in new_volts] == [231.0] * 21
+        charge = reopened.series("ups", "battery.charge", start, end)
+        assert [p.avg for p in charge] == [90.0 - i for i in range(21)]
+        assert len(reopened.series("ups2", "input.voltage", T0, T0 + 30)) == 30
+        assert reopened.series("ups2", "battery.charge", T0, end) == []
     finally:
-        store.close()
+        reopened.close()
 
 
 @pytest.mark.usefixtures("impatient")
