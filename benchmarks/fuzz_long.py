@@ -6,7 +6,7 @@ target lets out is a finding, saved with its input and counted, and the run goes
 Afterwards the corpus is replayed under coverage.py to measure line coverage of the
 target's own modules.
 
-Run (atheris and coverage are the optional ``fuzz`` extra: pip install -e '.[fuzz]')::
+Run (atheris is the optional ``fuzz`` extra: pip install -e '.[fuzz]')::
 
     python -m benchmarks.fuzz_long megatec --seconds 90
     python -m benchmarks.fuzz_long --all --seconds 90      # every target, 90 s each

@@ -44,6 +44,27 @@ class Campaign:
             tally.false_actions += false_actions
             return FaultTally(**asdict(tally))
 
+    def check(
+        self,
+        fault: str,
+        *,
+        injections: int,
+        recovered: int,
+        data_lost: int = 0,
+        false_actions: int = 0,
+    ) -> None:
+        """Record one test's counts, then fail unless each injection recovered cleanly."""
+        self.record(
+            fault,
+            injections=injections,
+            recovered=recovered,
+            data_lost=data_lost,
+            false_actions=false_actions,
+        )
+        assert recovered == injections, f"{fault}: {recovered} of {injections} recovered"
+        assert data_lost == 0, f"{fault}: {data_lost} lost"
+        assert false_actions == 0, f"{fault}: {false_actions} false actions"
+
     def tallies(self) -> list[FaultTally]:
         with self._lock:
             return [FaultTally(**asdict(t)) for t in self._tallies.values()]

@@ -17,6 +17,7 @@ import contextlib
 import random
 import socket
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -139,6 +140,7 @@ class Rig:
     sender: Sender
     failing: Answer | None = None
     queued_ids: list[str] = field(default_factory=list)
+    scored: Counter[str] = field(default_factory=Counter)
 
     def answer(self, request: Received) -> Answer:
         return self.failing or Answer()
@@ -179,6 +181,17 @@ class Rig:
         lost = sum(e.envelope_id not in self.cloud.accepted for e in envelopes)
         doubled = sum(self.cloud.duplicates[e.envelope_id] for e in envelopes)
         return lost, doubled
+
+    def settle(self, envelopes: list[Envelope]) -> None:
+        """Score one injection once the cloud is back: recovered, lost and doubled."""
+        lost, doubled = self.score(envelopes)
+        self.scored["recovered"] += self.sent_once(envelopes)
+        self.scored["data_lost"] += lost
+        self.scored["false_actions"] += doubled
+
+    def settled(self) -> dict[str, int]:
+        """The scores of every injection settled so far, as the campaign counts them."""
+        return dict(self.scored)
 
     def sent_once(self, envelopes: list[Envelope]) -> bool:
         """Every envelope delivered, gone from the queue and in the ledger as sent once."""
@@ -256,7 +269,6 @@ def test_an_hour_of_gateway_errors_backs_off_within_the_cap_and_delivers_after(
 ) -> None:
     """500/502/503/504 for an hour: attempts thin out, nothing is dropped, all arrive after."""
     injections = 4 * scale
-    recovered = lost = doubled = 0
     attempts_per_hour: list[int] = []
     delays: list[float] = []
     for i in range(injections):
@@ -273,21 +285,11 @@ def test_an_hour_of_gateway_errors_backs_off_within_the_cap_and_delivers_after(
         assert status.state is SenderState.WAITING
         assert status.reason == f"the cloud asked to wait (HTTP {rig.failing.status})"
         rig.recover()
-        recovered += rig.sent_once(envelopes)
-        episode_lost, episode_doubled = rig.score(envelopes)
-        lost += episode_lost
-        doubled += episode_doubled
+        rig.settle(envelopes)
     print(f"attempts per failing hour: {attempts_per_hour}; longest wait {max(delays):.0f} s")
-    campaign.record(
-        "cloud: HTTP 500/502/503/504 for an hour",
-        injections=injections,
-        recovered=recovered,
-        data_lost=lost,
-        false_actions=doubled,
+    campaign.check(
+        "cloud: HTTP 500/502/503/504 for an hour", injections=injections, **rig.settled()
     )
-    assert recovered == injections
-    assert lost == 0
-    assert doubled == 0
     assert max(delays) <= BACKOFF_CAP_S
     # Without backoff the rate limit alone would allow 600 a minute; with it, a handful.
     assert all(4 <= n <= 40 for n in attempts_per_hour), attempts_per_hour
@@ -306,7 +308,7 @@ def test_a_429_storm_with_retry_after_waits_exactly_as_asked(
 ) -> None:
     injections = 3 * scale
     storm = 5
-    recovered = lost = doubled = early = 0
+    early = 0
     for i in range(injections):
         envelopes = rig.queue()
         header, expected = RETRY_AFTERS[i % len(RETRY_AFTERS)]
@@ -323,21 +325,16 @@ def test_a_429_storm_with_retry_after_waits_exactly_as_asked(
             rig.clock.advance(1.0)
         assert rig.pending() >= {e.envelope_id for e in envelopes}
         rig.recover()
-        recovered += rig.sent_once(envelopes)
-        episode_lost, episode_doubled = rig.score(envelopes)
-        lost += episode_lost
-        doubled += episode_doubled
-    campaign.record(
+        rig.settle(envelopes)
+    settled = rig.settled()
+    campaign.check(
         "cloud: 429 storm with Retry-After",
         injections=injections,
-        recovered=recovered,
-        data_lost=lost,
-        false_actions=doubled + early,
+        recovered=settled["recovered"],
+        data_lost=settled["data_lost"],
+        # A request that went out before Retry-After had passed is a false action too.
+        false_actions=settled["false_actions"] + early,
     )
-    assert recovered == injections
-    assert lost == 0
-    assert doubled == 0
-    assert early == 0, "a request went out before Retry-After had passed"
     assert rig.sender.status().state is SenderState.IDLE
 
 
@@ -346,7 +343,6 @@ def test_a_429_storm_without_retry_after_backs_off_with_jitter(
 ) -> None:
     injections = 3 * scale
     storm = 12
-    recovered = lost = doubled = 0
     delays: list[float] = []
     for _ in range(injections):
         envelopes = rig.queue()
@@ -359,20 +355,8 @@ def test_a_429_storm_without_retry_after_backs_off_with_jitter(
         assert rig.sender.status().reason == "the cloud asked to wait (HTTP 429)"
         assert rig.pending() == {e.envelope_id for e in envelopes}
         rig.recover()
-        recovered += rig.sent_once(envelopes)
-        episode_lost, episode_doubled = rig.score(envelopes)
-        lost += episode_lost
-        doubled += episode_doubled
-    campaign.record(
-        "cloud: 429 storm without Retry-After",
-        injections=injections,
-        recovered=recovered,
-        data_lost=lost,
-        false_actions=doubled,
-    )
-    assert recovered == injections
-    assert lost == 0
-    assert doubled == 0
+        rig.settle(envelopes)
+    campaign.check("cloud: 429 storm without Retry-After", injections=injections, **rig.settled())
     assert max(delays) <= BACKOFF_CAP_S
     # Full jitter: the waits differ (a fixed schedule would synchronise every client).
     assert len(set(delays)) == len(delays)
@@ -384,7 +368,6 @@ def test_connections_reset_mid_request_are_retried_and_delivered_once(
     rig: Rig, campaign: Campaign, scale: int
 ) -> None:
     injections = 10 * scale
-    recovered = lost = doubled = 0
     for _ in range(injections):
         envelopes = rig.queue(1)
         rig.failing = Answer(reset=True)
@@ -394,20 +377,8 @@ def test_connections_reset_mid_request_are_retried_and_delivered_once(
         assert rig.pending() == {envelopes[0].envelope_id}
         rig.clock.advance(delay)
         rig.recover()
-        recovered += rig.sent_once(envelopes)
-        episode_lost, episode_doubled = rig.score(envelopes)
-        lost += episode_lost
-        doubled += episode_doubled
-    campaign.record(
-        "cloud: connection reset mid-request",
-        injections=injections,
-        recovered=recovered,
-        data_lost=lost,
-        false_actions=doubled,
-    )
-    assert recovered == injections
-    assert lost == 0
-    assert doubled == 0
+        rig.settle(envelopes)
+    campaign.check("cloud: connection reset mid-request", injections=injections, **rig.settled())
 
 
 def test_a_server_that_accepts_and_never_answers_times_out_and_keeps_the_queue(
@@ -416,7 +387,6 @@ def test_a_server_that_accepts_and_never_answers_times_out_and_keeps_the_queue(
     rig = make_rig(timeout_s=0.3)
     live = rig.relay.upstream
     injections = 4 * scale
-    recovered = lost = doubled = 0
     for _ in range(injections):
         envelopes = rig.queue(2)
         rig.relay.switch(None)
@@ -429,20 +399,10 @@ def test_a_server_that_accepts_and_never_answers_times_out_and_keeps_the_queue(
         rig.clock.advance(delay)
         rig.relay.switch(live)
         rig.recover()
-        recovered += rig.sent_once(envelopes)
-        episode_lost, episode_doubled = rig.score(envelopes)
-        lost += episode_lost
-        doubled += episode_doubled
-    campaign.record(
-        "cloud: accepts the connection, never answers",
-        injections=injections,
-        recovered=recovered,
-        data_lost=lost,
-        false_actions=doubled,
+        rig.settle(envelopes)
+    campaign.check(
+        "cloud: accepts the connection, never answers", injections=injections, **rig.settled()
     )
-    assert recovered == injections
-    assert lost == 0
-    assert doubled == 0
 
 
 BAD_CERTIFICATES: tuple[tuple[Certificate, str], ...] = (
@@ -467,7 +427,7 @@ def test_a_bad_certificate_sends_nothing_in_clear_and_keeps_the_queue(
     ]
     rig = make_rig(trust=[impostor.ca_pem for impostor in impostors])
     live = rig.relay.upstream
-    recovered = lost = doubled = leaked = 0
+    leaked = 0
     for i, impostor in enumerate(impostors):
         reason = BAD_CERTIFICATES[i % 3][1]
         envelopes = rig.queue(2)
@@ -491,21 +451,16 @@ def test_a_bad_certificate_sends_nothing_in_clear_and_keeps_the_queue(
         rig.clock.advance(delay)
         rig.relay.switch(live)
         rig.recover()
-        recovered += rig.sent_once(envelopes)
-        episode_lost, episode_doubled = rig.score(envelopes)
-        lost += episode_lost
-        doubled += episode_doubled
+        rig.settle(envelopes)
     wire = bytes(rig.relay.sent)
     in_clear = [s for s in (b"POST", TOKEN.encode(), *(i.encode() for i in rig.queued_ids))]
     leaked += sum(s in wire for s in in_clear)
-    campaign.record(
+    settled = rig.settled()
+    campaign.check(
         "cloud: TLS certificate refused",
         injections=injections,
-        recovered=recovered,
-        data_lost=lost,
-        false_actions=doubled + leaked,
+        recovered=settled["recovered"],
+        data_lost=settled["data_lost"],
+        # Data that reached a server whose certificate was refused, or went in clear.
+        false_actions=settled["false_actions"] + leaked,
     )
-    assert recovered == injections
-    assert lost == 0
-    assert doubled == 0
-    assert leaked == 0, "data reached a server whose certificate was refused, or went in clear"
