@@ -187,15 +187,13 @@ def test_clock_jump_repeated(
     recovered = sum(1 for o in outcomes if o.behaved)
     false_actions = sum(o.false_actions for o in outcomes)
     way = "forward (sleep/resume)" if direction > 0 else "backward (clock set back)"
-    campaign.record(
+    campaign.check(
         f"clock: jump {way} {what}",
         injections=injections,
         recovered=recovered,
         false_actions=false_actions,
     )
 
-    assert recovered == injections, [o.behaved for o in outcomes]
-    assert false_actions == 0
     # Only real outages were announced, and every one of them ended.
     kinds = rig.kinds()
     assert kinds.count(EventKind.ONBATT) == kinds.count(EventKind.ONLINE)
@@ -228,14 +226,12 @@ def test_sleep_counted_by_the_monotonic_clock_repeated(campaign: Campaign, scale
     ]
     recovered = sum(1 for o in outcomes if o.behaved)
     false_actions = sum(o.false_actions for o in outcomes)
-    campaign.record(
+    campaign.check(
         "clock: sleep counted by the monotonic clock, on battery, mains back at resume",
         injections=injections,
         recovered=recovered,
         false_actions=false_actions,
     )
 
-    assert recovered == injections, [o.behaved for o in outcomes]
-    assert false_actions == 0
     status = rig.engine.status(Instant.of(rig.clock))
     assert status.stage is Stage.WATCHING

@@ -115,8 +115,7 @@ def test_a_corrupt_config_file_falls_back_to_defaults_and_names_the_file(
         recovered += named and safe and reported
         if kind == "a directory":
             assert result.problems == (f"{path}: cannot be read (Is a directory); using defaults",)
-    campaign.record("file: config.toml corrupt", injections=len(plan), recovered=recovered)
-    assert recovered == len(plan)
+    campaign.check("file: config.toml corrupt", injections=len(plan), recovered=recovered)
 
 
 # --- The consent store ---------------------------------------------------------------------
@@ -158,16 +157,13 @@ def test_a_corrupt_consent_store_grants_nothing_and_keeps_the_file(
             lost += still != damaged
         finally:
             center.close()
-    campaign.record(
+    campaign.check(
         "file: consent.json corrupt",
         injections=len(plan),
         recovered=recovered,
         data_lost=lost,
         false_actions=leaks,
     )
-    assert recovered == len(plan)
-    assert lost == 0
-    assert leaks == 0, "a purpose was on although its consent could not be read"
 
 
 # --- Admin policy: managed, recommended, and the agent settings it carries ----------------
@@ -220,14 +216,12 @@ def test_a_corrupt_policy_file_fails_closed_and_unlocks_nothing(
         else:
             false_actions += bool(locks.sources)
         recovered += named and config.poll_interval_s == 2.0
-    campaign.record(
+    campaign.check(
         f"file: {level} policy corrupt",
         injections=len(plan),
         recovered=recovered,
         false_actions=false_actions,
     )
-    assert recovered == len(plan)
-    assert false_actions == 0
 
 
 def test_a_corrupt_managed_settings_policy_keeps_every_setting_locked(
@@ -244,14 +238,12 @@ def test_a_corrupt_managed_settings_policy_keeps_every_setting_locked(
         unlocked += sum(locks.source(s.key) != str(path) for s in config_file.SETTINGS)
         named = any(e.source == str(path) and e.key == "policies.Settings" for e in policy.errors)
         recovered += named and config.poll_interval_s == 2.0
-    campaign.record(
+    campaign.check(
         "file: managed Settings policy of the wrong shape",
         injections=len(plan),
         recovered=recovered,
         false_actions=unlocked,
     )
-    assert recovered == len(plan)
-    assert unlocked == 0
 
 
 # --- The history database ------------------------------------------------------------------
@@ -300,14 +292,12 @@ def test_a_corrupt_history_database_is_kept_aside_and_history_goes_on(
             )
         told = str(path) in caplog.text or kind == "empty"
         recovered += works and told
-    campaign.record(
+    campaign.check(
         "file: history database corrupt",
         injections=len(plan),
         recovered=recovered,
         data_lost=lost,
     )
-    assert recovered == len(plan)
-    assert lost == 0
 
 
 BAD_SETTINGS: dict[str, object] = {
@@ -337,14 +327,12 @@ def test_a_managed_setting_that_fails_the_schema_stays_locked_at_the_users_value
         named = (problem.source, problem.key) == (str(path), f"policies.Settings.{key}")
         told = problem.problem.endswith("the user's value stays, locked until the source is fixed")
         recovered += named and told and config_file.as_table(config) == config_file.as_table(user)
-    campaign.record(
+    campaign.check(
         "file: managed Settings value fails the schema",
         injections=len(plan),
         recovered=recovered,
         false_actions=unlocked,
     )
-    assert recovered == len(plan)
-    assert unlocked == 0, "a managed setting was unlocked because its value was bad"
 
 
 def test_a_recommended_setting_that_fails_the_schema_locks_nothing(tmp_path: Path) -> None:

@@ -243,15 +243,13 @@ def test_disk_full_while_writing_history_and_outbox(
         if agent.process.poll() is None:
             agent.kill()
     check = integrity(agent.paths.history_db)
-    campaign.record(
+    campaign.check(
         "disk full: history and outbox writes",
         injections=injections,
         recovered=recovered,
         data_lost=lost,
     )
     assert check == "ok"
-    assert recovered == injections
-    assert lost == 0
     assert alerts > 0, "alerts were raised while the disk was full, and all were queued"
     text = agent.log_text()
     db = agent.paths.history_db
@@ -335,15 +333,13 @@ def test_a_real_full_disk_at_startup_and_while_running(
         if agent.process.poll() is None:
             agent.kill()
     check = integrity(agent.paths.history_db)
-    campaign.record(
+    campaign.check(
         "disk full: tmpfs out of space",
         injections=injections,
         recovered=recovered,
         data_lost=lost,
     )
     assert check == "ok"
-    assert recovered == injections
-    assert lost == 0
     assert alerts > 0, "alerts were raised while the disk was full, and all were queued"
     text = agent.log_text()
     db = agent.paths.history_db

@@ -164,7 +164,7 @@ def test_nut_link_fault_repeated(rig: Rig, fault: NutFault, campaign: Campaign, 
     stored = {p.min for p in points} | {p.max for p in points}
     data_lost = sum(1 for m in markers if m not in stored)
     false_actions = watch.false_actions(DEVICE)
-    campaign.record(
+    campaign.check(
         f"NUT link: {fault.name}",
         injections=injections,
         recovered=recovered,
@@ -172,9 +172,6 @@ def test_nut_link_fault_repeated(rig: Rig, fault: NutFault, campaign: Campaign, 
         false_actions=false_actions,
     )
 
-    assert recovered == injections
-    assert data_lost == 0
-    assert false_actions == 0
     for reason in reasons:
         assert re.fullmatch(fault.reason, reason), reason
     assert stored_kinds == [EventKind.COMMBAD, EventKind.COMMOK] * injections

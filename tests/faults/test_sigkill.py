@@ -122,15 +122,13 @@ def test_sigkill_during_history_writes(tmp_path: Path, campaign: Campaign, scale
         if check != "ok":
             problems.append(f"kill {kill + 1}: integrity_check said {check}")
             recovered -= 1
-    campaign.record(
+    campaign.check(
         "sigkill: agent mid history write",
         injections=injections,
         recovered=recovered,
         data_lost=lost,
     )
     assert problems == []
-    assert recovered == injections
-    assert lost == 0
     assert "History database" not in log.read_text(errors="replace"), "no corruption reported"
 
 
@@ -196,7 +194,7 @@ def test_sigkill_during_uploads(
         and body is not None
         and body.get("purpose") not in {str(e.purpose) for e in queued.values()}
     ]
-    campaign.record(
+    campaign.check(
         "sigkill: agent mid upload",
         injections=injections,
         recovered=recovered,
@@ -205,8 +203,6 @@ def test_sigkill_during_uploads(
     )
     duplicates = sum(cloud.duplicates.values())
     print(f"{len(queued)} envelopes, {injections} kills, {duplicates} delivered twice")
-    assert recovered == injections
-    assert lost == 0
     assert keyless == []
     assert unasked == []
     # Delivery is at-least-once: a kill with a request in flight may double that one
@@ -325,13 +321,11 @@ def test_sigkill_during_consent_changes(
             recovered += problem is None
         assert agent.stop() == 0, agent.log_text()
     print(f"{injections} kills: {changed} left the new choice, {injections - changed} the old")
-    campaign.record(
+    campaign.check(
         "sigkill: CLI or agent mid consent change",
         injections=injections,
         recovered=recovered,
         false_actions=false_uploads,
     )
     assert problems == []
-    assert recovered == injections
-    assert false_uploads == 0
     assert sent_while_on > 0, "alerts flowed while allowed, so the off windows mean something"
