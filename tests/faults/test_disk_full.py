@@ -205,6 +205,19 @@ def prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[dict[str, 
     return env, queued
 
 
+def lost_in_cycle(
+    agent: AgentProcess, privacy: Path, queued: set[str], full_events: set[Key]
+) -> tuple[int, int]:
+    """After the disk has room again: what went missing, and how many alerts were raised.
+
+    Missing counts events pushed while the disk was full but not in history, envelopes
+    queued before that are gone, and alerts raised meanwhile that never reached the outbox.
+    """
+    stored = {(e["device"], e["at"], e["kind"]) for e in call(agent, "events")}
+    raised, unqueued = alerts_missing(privacy, full_events)
+    return len(full_events - stored) + len(queued - queued_ids(privacy)) + unqueued, raised
+
+
 def launch(env: dict[str, str], log: Path) -> AgentProcess:
     devices = ("sim://outage?speed=5", "sim://flicker?speed=10")
     args = ["run", "--dry-run", *(a for spec in devices for a in ("--device", spec))]
@@ -230,11 +243,8 @@ def test_disk_full_while_writing_history_and_outbox(
                 free=lambda: agent.set_file_limit(resource.RLIM_INFINITY),
                 countdown=cycle == 0,
             )
-            stored = {(e["device"], e["at"], e["kind"]) for e in call(agent, "events")}
-            missing = len(full_events - stored) + len(queued - queued_ids(privacy))
-            raised, unqueued = alerts_missing(privacy, full_events)
+            missing, raised = lost_in_cycle(agent, privacy, queued, full_events)
             alerts += raised
-            missing += unqueued
             lost += missing
             recovered += not missing
         assert agent.stop() == 0, agent.log_text()
@@ -319,11 +329,8 @@ def test_a_real_full_disk_at_startup_and_while_running(
                 error=OPEN_ERROR if at_start else FULL_ERROR,
                 countdown=cycle == 1,
             )
-            stored = {(e["device"], e["at"], e["kind"]) for e in call(agent, "events")}
-            missing = len(full_events - stored) + len(queued - queued_ids(privacy))
-            raised, unqueued = alerts_missing(privacy, full_events)
+            missing, raised = lost_in_cycle(agent, privacy, queued, full_events)
             alerts += raised
-            missing += unqueued
             lost += missing
             recovered += not missing
         assert agent.stop() == 0, agent.log_text()
